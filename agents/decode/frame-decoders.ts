@@ -1,0 +1,36 @@
+/** Which decoder reads which link type. */
+import { LinkType, LINKTYPE_NAMES, supportedLinkTypesText } from '../capture/record.js';
+import { decodeBleLl, decodeBleLlPhdr } from './ble-ll.js';
+import { decodeBtMonitor, decodeHciH4, decodeHciH4Phdr } from './hci.js';
+import type { FrameDecoder } from './observation.js';
+import { decodePlainDot11, decodePpi, decodeRadiotap } from './wifi-decoders.js';
+import { InputError } from '../../shared/errors.js';
+
+const DECODERS = new Map<number, FrameDecoder>([
+  [LinkType.Ieee80211Radiotap, decodeRadiotap],
+  [LinkType.Ieee80211, decodePlainDot11],
+  [LinkType.Ppi, decodePpi],
+  [LinkType.BluetoothLeLl, decodeBleLl],
+  [LinkType.BluetoothLeLlWithPhdr, decodeBleLlPhdr],
+  [LinkType.BluetoothHciH4WithPhdr, decodeHciH4Phdr],
+  [LinkType.BluetoothHciH4, decodeHciH4],
+  [LinkType.BluetoothLinuxMonitor, decodeBtMonitor],
+]);
+
+export function decoderFor(linktype: number): FrameDecoder | undefined {
+  return DECODERS.get(linktype);
+}
+
+export function isSupportedLinkType(linktype: number): boolean {
+  return DECODERS.has(linktype);
+}
+
+export function linkTypeLabel(linktype: number): string {
+  return LINKTYPE_NAMES[linktype] ? `${linktype} (${LINKTYPE_NAMES[linktype]})` : String(linktype);
+}
+
+/** The clear error for a capture whose link types we cannot read. */
+export function unsupportedLinkTypeError(what: string, linktypes: readonly number[]): InputError {
+  const names = linktypes.map(linkTypeLabel).join(', ') || 'none';
+  return new InputError(`${what} has link type ${names}, which omniloop does not decode; supported: ${supportedLinkTypesText()}`);
+}

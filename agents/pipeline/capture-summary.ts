@@ -1,0 +1,72 @@
+/**
+ * The counts `omniloop decode --summary` prints: frames by outcome, and distinct devices by address class
+ * and distinct beacon identities. Pure aggregation over observations; it keeps 48-bit addresses only as
+ * numbers in memory for distinct counting, never writes them anywhere.
+ */
+import { AddressClass, Source, type Observation } from '../decode/observation.js';
+import type { PipelineCounters } from './edge-pipeline.js';
+
+export interface CaptureSummary {
+  frames: number;
+  linktype: number | null;
+  linktypes: number[];
+  malformed: number;
+  ignored: number;
+  optedOut: number;
+  unsupported: number;
+  wifi: { probeRequests: number; devices: { global: number; randomized: number } };
+  ble: {
+    advertisements: number;
+    devices: { public: number; static: number; rpa: number; nrpa: number };
+    ibeacons: number;
+    eddystones: number;
+  };
+}
+
+export class SummaryCollector {
+  private probeRequests = 0;
+  private advertisements = 0;
+  /** Distinct addresses, indexed by AddressClass. */
+  private readonly byClass: Set<number>[] = [];
+  private readonly ibeacons = new Set<string>();
+  private readonly eddystones = new Set<string>();
+
+  constructor() {
+    for (const cls of Object.values(AddressClass)) this.byClass[cls] = new Set();
+  }
+
+  add(o: Observation): void {
+    if (o.source === Source.Wifi) this.probeRequests++;
+    else this.advertisements++;
+    this.byClass[o.addressClass]!.add(o.mac);
+    if (o.ibeaconUuidOff >= 0) this.ibeacons.add(beaconKey(o.buf, o.ibeaconUuidOff, 16) + ':' + o.ibeaconMajor + ':' + o.ibeaconMinor);
+    if (o.eddystoneNsOff >= 0) this.eddystones.add(beaconKey(o.buf, o.eddystoneNsOff, 16));
+  }
+
+  result(counters: PipelineCounters, linktypes: readonly number[]): CaptureSummary {
+    const n = (cls: AddressClass): number => this.byClass[cls]!.size;
+    return {
+      frames: counters.frames,
+      linktype: linktypes[0] ?? null,
+      linktypes: [...linktypes],
+      malformed: counters.malformed,
+      ignored: counters.ignored,
+      optedOut: counters.optedOut,
+      unsupported: counters.unsupported,
+      wifi: {
+        probeRequests: this.probeRequests,
+        devices: { global: n(AddressClass.WifiGlobal), randomized: n(AddressClass.WifiRandomized) },
+      },
+      ble: {
+        advertisements: this.advertisements,
+        devices: { public: n(AddressClass.BlePublic), static: n(AddressClass.BleStatic), rpa: n(AddressClass.BleRpa), nrpa: n(AddressClass.BleNrpa) },
+        ibeacons: this.ibeacons.size,
+        eddystones: this.eddystones.size,
+      },
+    };
+  }
+}
+
+function beaconKey(buf: Uint8Array, off: number, len: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + off, len).toString('hex');
+}
