@@ -84,3 +84,20 @@ describe('signal and channel', () => {
     expect([...channels]).toEqual([2]);
   });
 });
+
+describe('PPI 802.11-Common', () => {
+  it('reads the frequency and signal tshark reads from a real PPI capture', async () => {
+    const { newPpiInfo, parsePpi } = await import('../agents/decode/ppi.js');
+    const got: [number, number][] = [];
+    const info = newPpiInfo();
+    readCaptureFile(join(CAPTURES, 'wifi/wifi_ppi192_libpcap_http_PPI.pcap'), (_lt, buf, off, len) => {
+      expect(parsePpi(buf, off, len, info)).toBe(true);
+      got.push([info.freqMhz, info.signalDbm]);
+    });
+    // tshark -T fields -e ppi.80211-common.chan.freq -e ppi.80211-common.dbm.antsignal
+    expect(got.slice(0, 2)).toEqual([
+      [2422, -56],
+      [2422, -65],
+    ]);
+  });
+});

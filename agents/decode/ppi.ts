@@ -43,10 +43,11 @@ export function parsePpi(buf: Uint8Array, off: number, len: number, out: PpiInfo
     if (p + 4 + flen > hdrLen) return false;
     if (type === FIELD_80211_COMMON) {
       if (flen < COMMON_LEN) return false;
-      const flags = buf[data + 10]! | (buf[data + 11]! << 8);
+      // tsft(8) flags(2) rate(2) freq(2) channel flags(2) fhss hopset(1) pattern(1) signal(1) noise(1)
+      const flags = buf[data + 8]! | (buf[data + 9]! << 8);
       out.fcsPresent = (flags & COMMON_FLAG_FCS) !== 0;
       out.fcsInvalid = (flags & COMMON_FLAG_FCS_INVALID) !== 0;
-      out.freqMhz = buf[data + 14]! | (buf[data + 15]! << 8);
+      out.freqMhz = buf[data + 12]! | (buf[data + 13]! << 8);
       const sig = (buf[data + 18]! << 24) >> 24;
       // The spec leaves unknown values at 0; a real received signal is never 0 dBm or more.
       out.signalDbm = sig < 0 ? sig : NaN;
