@@ -220,7 +220,7 @@ describe('real link-layer captures', () => {
     expect(distinct).toBe(expected[file].distinct_addresses);
     expect(s.ble.ibeacons).toBe(1);
     const ib = obs.find((o) => o.ibeaconUuidOff >= 0)!;
-    // tshark -V: Proximity UUID 2f234454-cf6d-4a0f-adf2-f4911ba9ffa6, major 1, minor 1, measured power -66
+    // tshark -V, Apple manufacturer data: 0215 2f234454cf6d4a0fadf2f4911ba9ffa6 0001 0001 be
     expect(bytesAt(ib, ib.ibeaconUuidOff, 16)).toBe('2f234454cf6d4a0fadf2f4911ba9ffa6');
     expect([ib.ibeaconMajor, ib.ibeaconMinor, ib.ibeaconPower]).toEqual([1, 1, -66]);
   });
