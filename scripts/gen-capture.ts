@@ -42,6 +42,8 @@ export interface GenerateOptions {
   malformedShare?: number;
   /** Share of frames that carry no presence signal (beacons, data, SCAN_REQ); default 0.05. */
   ignoredShare?: number;
+  /** Every device equally busy (default: a few busy devices and a long tail). */
+  uniform?: boolean;
 }
 
 export interface Truth {
@@ -140,6 +142,7 @@ export function generateCapture(opts: GenerateOptions): Truth {
   const data = concat(rt, dataFrame(0x0011223344aa, 0x001122334455));
   const seqs = new Uint16Array(nWifi);
 
+  const pick = opts.uniform ? (r: () => number, n: number) => Math.floor(r() * n) : pickSkewed;
   const meanGap = span / Math.max(1, opts.frames);
   let ts = start;
   while (truth.frames < opts.frames) {
@@ -159,7 +162,7 @@ export function generateCapture(opts: GenerateOptions): Truth {
     }
     if (wifi && nWifi > 0) {
       // A phone's burst: the same address on each channel with increasing sequence numbers.
-      const d = pickSkewed(rnd, nWifi);
+      const d = pick(rnd, nWifi);
       const tpl = rnd() < 0.3 ? directed : wildcard;
       const burst = Math.min(2 + Math.floor(rnd() * 6), opts.frames - truth.frames);
       const sa = wifiMacs[d]!;
@@ -183,7 +186,7 @@ export function generateCapture(opts: GenerateOptions): Truth {
         else truth.wifi.devices.global++;
       }
     } else if (nBle > 0) {
-      const d = pickSkewed(rnd, nBle);
+      const d = pick(rnd, nBle);
       const tpl = bleTemplates[d]!;
       tpl[0] = BLE_RF[Math.floor(rnd() * 3)]!;
       tpl[1] = (-45 - Math.floor(rnd() * 50)) & 0xff;
@@ -254,7 +257,7 @@ function parseArgs(argv: string[]): GenerateOptions {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const out = get('out');
-  if (!out) throw new Error('usage: gen-capture --out FILE [--frames N] [--devices N] [--kind wifi|ble|mixed] [--seed S] [--randomized-share R]');
+  if (!out) throw new Error('usage: gen-capture --out FILE [--frames N] [--devices N] [--kind wifi|ble|mixed] [--seed S] [--randomized-share R] [--uniform]');
   const kind = (get('kind') ?? 'wifi') as GenerateOptions['kind'];
   if (!['wifi', 'ble', 'mixed'].includes(kind)) throw new Error('--kind must be wifi, ble or mixed');
   return {
@@ -264,6 +267,7 @@ function parseArgs(argv: string[]): GenerateOptions {
     kind,
     seed: Number(get('seed') ?? 1),
     randomizedShare: get('randomized-share') !== undefined ? Number(get('randomized-share')) : undefined,
+    uniform: argv.includes('--uniform'),
   };
 }
 

@@ -42,11 +42,11 @@ const ll = (pdu: Uint8Array, o: { badCrc?: boolean; aa?: number; rf?: number; si
 
 describe('link layer with pseudo-header (256)', () => {
   it.each([
-    [BlePdu.AdvInd, 'ADV_IND'],
-    [BlePdu.AdvNonconnInd, 'ADV_NONCONN_IND'],
-    [BlePdu.ScanRsp, 'SCAN_RSP'],
-    [BlePdu.AdvScanInd, 'ADV_SCAN_IND'],
-  ])('reads %i (%s): address, class, signal, channel and data', (pduType) => {
+    [BlePdu.AdvInd as number, 'ADV_IND'],
+    [BlePdu.AdvNonconnInd as number, 'ADV_NONCONN_IND'],
+    [BlePdu.ScanRsp as number, 'SCAN_RSP'],
+    [BlePdu.AdvScanInd as number, 'ADV_SCAN_IND'],
+  ])('reads %i (%s): address, class, signal, channel and data', (pduType: number, _name: string) => {
     const { status, obs } = decodeOne(256, ll(bleAdvPdu({ pduType, txAdd: 0, advA: PUBLIC, adData: concat(adFlags(), adName('Till 3')) })));
     expect(status).toBe(FrameStatus.Observed);
     const o = obs[0]!;
@@ -227,7 +227,7 @@ describe('real link-layer captures', () => {
 
   it('computes the CRC the capture carries', () => {
     let checked = 0;
-    readCaptureFile(join(CAPTURES, 'ble/ble_ll256_pypacker_btle_ibeacon.pcap'), (_lt, buf, off, len) => {
+    readCaptureFile(join(CAPTURES, 'ble/ble_ll256_pypacker_btle_ibeacon.pcap'), (_lt, buf, off) => {
       const p = off + 10;
       if ((buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0 !== 0x8e89bed6) return;
       const plen = buf[p + 5]!;

@@ -21,13 +21,13 @@ export interface ReadResult {
 }
 
 export interface ReadOptions {
-  /** Bytes read at a time (default 4 MiB); the buffer grows beyond it only for a larger single record. */
+  /** Bytes read at a time (default 1 MiB); the buffer grows beyond it only for a larger single record. */
   chunkBytes?: number;
 }
 
 type ReadFn = (buf: Uint8Array, off: number, len: number) => number;
 
-const DEFAULT_CHUNK = 4 * 1024 * 1024;
+const DEFAULT_CHUNK = 1024 * 1024;
 
 /** One pass over a byte source: fill, parse whole records, keep the unfinished tail, repeat. */
 class CaptureStream {

@@ -30,6 +30,9 @@ export class SummaryCollector {
   private readonly byClass: Set<number>[] = [];
   private readonly ibeacons = new Set<string>();
   private readonly eddystones = new Set<string>();
+  /** Phones send bursts: the same address many times in a row needs one Set insert, not one per frame. */
+  private lastMac = -1;
+  private lastClass = 0;
 
   constructor() {
     for (const cls of Object.values(AddressClass)) this.byClass[cls] = new Set();
@@ -38,7 +41,11 @@ export class SummaryCollector {
   add(o: Observation): void {
     if (o.source === Source.Wifi) this.probeRequests++;
     else this.advertisements++;
-    this.byClass[o.addressClass]!.add(o.mac);
+    if (o.mac !== this.lastMac || o.addressClass !== this.lastClass) {
+      this.byClass[o.addressClass]!.add(o.mac);
+      this.lastMac = o.mac;
+      this.lastClass = o.addressClass;
+    }
     if (o.ibeaconUuidOff >= 0) this.ibeacons.add(beaconKey(o.buf, o.ibeaconUuidOff, 16) + ':' + o.ibeaconMajor + ':' + o.ibeaconMinor);
     if (o.eddystoneNsOff >= 0) this.eddystones.add(beaconKey(o.buf, o.eddystoneNsOff, 16));
   }

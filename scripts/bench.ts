@@ -1,0 +1,114 @@
+/**
+ * `npm run bench`: the speed and memory targets, measured. Each workload is a generated capture (cached
+ * in bench-out/ by its parameters); each measurement runs in a fresh process so its peak RSS is its own.
+ *
+ * Edge decode (issue 2): capture → decode → pseudonymize → distinct counting, 1M frames, beside
+ * tshark's extraction of the same probe requests. Targets: ≥ 50× tshark's frames/s; RSS < 100 MB with
+ * 100k distinct devices in a day.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateCapture, type GenerateOptions } from './gen-capture.js';
+import type { DecodeRun } from './bench/decode-worker.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..');
+const OUT = join(ROOT, 'bench-out');
+const RUNS = 5;
+
+interface Workload {
+  name: string;
+  what: string;
+  gen: Omit<GenerateOptions, 'out'>;
+}
+
+const WORKLOADS: Workload[] = [
+  { name: 'wifi-1m', what: 'WiFi, store mix (85% randomized)', gen: { frames: 1_000_000, devices: 100_000, kind: 'wifi', seed: 1 } },
+  { name: 'global-100k', what: 'WiFi, ~100k global devices in one day', gen: { frames: 1_000_000, devices: 115_000, kind: 'wifi', seed: 2, randomizedShare: 0, uniform: true } },
+  { name: 'ble-1m', what: 'BLE link layer (256), all address classes', gen: { frames: 1_000_000, devices: 50_000, kind: 'ble', seed: 3 } },
+];
+
+function capture(w: Workload): { path: string; distinct: number } {
+  mkdirSync(OUT, { recursive: true });
+  const path = join(OUT, `${w.name}.pcap`);
+  const key = JSON.stringify(w.gen);
+  const truthPath = `${path}.truth.json`;
+  const stamp = `${path}.params`;
+  let truth;
+  if (existsSync(path) && existsSync(stamp) && existsSync(truthPath) && execFileSync('cat', [stamp]).toString() === key) {
+    truth = JSON.parse(execFileSync('cat', [truthPath]).toString());
+  } else {
+    process.stderr.write(`bench: generating ${w.name} ...\n`);
+    truth = generateCapture({ ...w.gen, out: path });
+    writeFileSync(truthPath, JSON.stringify(truth));
+    writeFileSync(stamp, key);
+  }
+  const d = truth.wifi.devices;
+  const b = truth.ble.devices;
+  return { path, distinct: d.global + d.randomized + b.public + b.static + b.rpa + b.nrpa };
+}
+
+function decodeRun(path: string): DecodeRun {
+  const r = spawnSync(process.execPath, [join(HERE, 'bench', 'decode-worker.js'), path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`decode worker failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as DecodeRun;
+}
+
+function tsharkRun(path: string): { seconds: number; lines: number } | null {
+  const which = spawnSync('sh', ['-c', 'command -v tshark'], { encoding: 'utf8' });
+  if (which.status !== 0) return null;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('sh', ['-c', `tshark -r '${path}' -Y wlan.fc.type_subtype==4 -T fields -e wlan.sa 2>/dev/null | wc -l`], { encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { seconds, lines: Number(r.stdout.trim()) };
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function main(): void {
+  console.log('omniloop benchmark — edge decode + pseudonymize (one core, best of %d runs)\n', RUNS);
+  const rows: string[][] = [];
+  const results: Record<string, unknown> = {};
+  let tsharkFps = 0;
+  for (const w of WORKLOADS) {
+    const { path, distinct } = capture(w);
+    const runs = Array.from({ length: RUNS }, () => decodeRun(path));
+    const best = runs.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
+    const peakRss = Math.max(...runs.map((r) => r.maxRssMb));
+    const fps = best.frames / (best.wallMs / 1000);
+    results[w.name] = { ...best, distinct, framesPerSec: fps, mbPerSec: best.bytes / 1e6 / (best.wallMs / 1000), peakRssMb: peakRss };
+    rows.push([w.name, w.what, fmt(best.frames), fmt(distinct), fmt(fps), fmt(best.bytes / 1e6 / (best.wallMs / 1000), 1), fmt(best.cpuMs / (best.frames / 1e6)), fmt(peakRss, 1)]);
+    if (w.name === 'wifi-1m') {
+      process.stderr.write('bench: running tshark on wifi-1m (the baseline) ...\n');
+      const t = tsharkRun(path);
+      if (t) {
+        tsharkFps = best.frames / t.seconds;
+        results.tshark = { seconds: t.seconds, probeRequests: t.lines, framesPerSec: tsharkFps };
+      }
+    }
+  }
+  const header = ['workload', 'traffic', 'frames', 'devices', 'frames/s', 'MB/s', 'CPU ms/1M fr', 'peak RSS MB'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+
+  const wifi = results['wifi-1m'] as { framesPerSec: number };
+  const global = results['global-100k'] as { framesPerSec: number; peakRssMb: number; distinct: number };
+  console.log('');
+  if (tsharkFps > 0) {
+    const t = results.tshark as { seconds: number; probeRequests: number };
+    console.log(`baseline: tshark -Y wlan.fc.type_subtype==4 -T fields -e wlan.sa on wifi-1m: ${fmt(t.seconds, 2)} s, ${fmt(tsharkFps)} frames/s (${fmt(t.probeRequests)} lines)`);
+    const ratio = wifi.framesPerSec / tsharkFps;
+    const ratioGlobal = global.framesPerSec / tsharkFps;
+    console.log(`ratio vs tshark: ${fmt(ratio, 1)}x on wifi-1m, ${fmt(ratioGlobal, 1)}x on global-100k (every device new: one HMAC each)  target >= 50x: ${ratio >= 50 ? 'MET' : 'MISSED'}`);
+  } else {
+    console.log('baseline: tshark is not installed (apt-get install tshark) — no ratio printed');
+  }
+  console.log(`memory: peak RSS ${fmt(global.peakRssMb, 1)} MB with ${fmt(global.distinct)} distinct devices in one day  target < 100 MB: ${global.peakRssMb < 100 ? 'MET' : 'MISSED'}`);
+  writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 1) + '\n');
+}
+
+main();
