@@ -1,9 +1,11 @@
 /** The edge agent's commands (for technicians and store IT). */
 import type { Command } from 'commander';
+import { registerCaptureCommands } from './capture-command.js';
 import { registerDecodeCommand } from './decode-command.js';
 import { registerWhoamiCommand } from './whoami-command.js';
 
 export function registerAgentCommands(program: Command): void {
   registerDecodeCommand(program);
   registerWhoamiCommand(program);
+  registerCaptureCommands(program);
 }
