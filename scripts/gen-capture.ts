@@ -44,6 +44,11 @@ export interface GenerateOptions {
   ignoredShare?: number;
   /** Every device equally busy (default: a few busy devices and a long tail). */
   uniform?: boolean;
+  /**
+   * Seed of the device population (default: `seed`). Captures with the same population seed and
+   * different seeds are the same customers seen in different stores.
+   */
+  populationSeed?: number;
 }
 
 export interface Truth {
@@ -67,6 +72,7 @@ type BleClass = 'public' | 'static' | 'rpa' | 'nrpa';
 
 export function generateCapture(opts: GenerateOptions): Truth {
   const rnd = mulberry32(opts.seed ?? 1);
+  const pop = mulberry32(opts.populationSeed ?? opts.seed ?? 1);
   const start = opts.startMs ?? Date.parse('2026-11-23T08:00:00Z');
   const span = (opts.hours ?? 12) * 3_600_000;
   const malformedShare = opts.malformedShare ?? 0.002;
@@ -88,22 +94,22 @@ export function generateCapture(opts: GenerateOptions): Truth {
   const wifiSeen = new Uint8Array(nWifi);
   const wifiRandom = new Uint8Array(nWifi);
   for (let i = 0; i < nWifi; i++) {
-    const randomized = rnd() < (opts.randomizedShare ?? 0.85);
+    const randomized = pop() < (opts.randomizedShare ?? 0.85);
     wifiRandom[i] = randomized ? 1 : 0;
     // Global: a vendor OUI (unicast, globally administered) + a device part. Randomized: LA bit set.
-    const first = randomized ? (Math.floor(rnd() * 64) << 2) | 0x02 : (Math.floor(rnd() * 64) << 2) & 0xfc;
-    wifiMacs[i] = first * 2 ** 40 + Math.floor(rnd() * 2 ** 32) * 256 + i % 256;
+    const first = randomized ? (Math.floor(pop() * 64) << 2) | 0x02 : (Math.floor(pop() * 64) << 2) & 0xfc;
+    wifiMacs[i] = first * 2 ** 40 + Math.floor(pop() * 2 ** 32) * 256 + i % 256;
   }
   const bleTemplates: Uint8Array[] = [];
   const bleClass: BleClass[] = [];
   const bleSeen = new Uint8Array(nBle);
   const bleBeacon = new Uint8Array(nBle); // 1 iBeacon, 2 Eddystone
   for (let i = 0; i < nBle; i++) {
-    const r = rnd();
+    const r = pop();
     const cls: BleClass = r < 0.1 ? 'public' : r < 0.3 ? 'static' : r < 0.8 ? 'rpa' : 'nrpa';
-    const top = { public: Math.floor(rnd() * 64) << 2, static: 0xc0, rpa: 0x40, nrpa: 0x00 }[cls];
-    const mac = (top | Math.floor(rnd() * 64)) * 2 ** 40 + Math.floor(rnd() * 2 ** 32) * 256 + (i % 256);
-    const b = rnd();
+    const top = { public: Math.floor(pop() * 64) << 2, static: 0xc0, rpa: 0x40, nrpa: 0x00 }[cls];
+    const mac = (top | Math.floor(pop() * 64)) * 2 ** 40 + Math.floor(pop() * 2 ** 32) * 256 + (i % 256);
+    const b = pop();
     let ad: Uint8Array;
     let pduType = 0;
     if ((cls === 'public' || cls === 'static') && b < 0.15) {

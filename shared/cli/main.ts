@@ -8,6 +8,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerKeyCommands } from './key-command.js';
 import { registerAgentCommands } from '../../agents/cli/register.js';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`omniloop: ${text.replace(/^error: /, '')}`) });
+  registerDemoCommand(program);
   registerKeyCommands(program);
   registerAgentCommands(program);
   // Every subcommand: usage errors exit 2 instead of commander's 1, and nothing calls process.exit behind our back.
