@@ -18,8 +18,12 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`omniloop: ${text.replace(/^error: /, '')}`) });
+  // Grouped in --help by who uses them.
+  program.commandsGroup('Getting started:');
   registerDemoCommand(program);
+  program.commandsGroup('Tenant set-up (HQ / store IT):');
   registerKeyCommands(program);
+  program.commandsGroup('Edge agent and on-site diagnostics (technicians):');
   registerAgentCommands(program);
   // Every subcommand: usage errors exit 2 instead of commander's 1, and nothing calls process.exit behind our back.
   const harden = (cmd: Command): void => {
