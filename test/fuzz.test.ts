@@ -10,6 +10,10 @@ import { InputError } from '../shared/errors.js';
 import {
   adEddystoneUid,
   adFlags,
+  avsHeader,
+  btsnoopFile,
+  nordicBle,
+  prismHeader,
   adIBeacon,
   bleAdvPdu,
   bleExtAdvPdu,
@@ -47,8 +51,12 @@ const SEEDS: [number, Uint8Array][] = [
   [187, h4(4, hciLeAdvReportEvent([{ eventType: 0, addrType: 1, addr: SA, data: ib, rssi: -3 }, { eventType: 4, addrType: 0, addr: SA, rssi: -9 }]))],
   [201, h4WithPhdr(1, 4, hciLeExtAdvReportEvent([{ eventType: 0x13, addrType: 0, addr: SA, data: adFlags() }, { eventType: 0, addrType: 1, addr: SA, data: ib }]))],
   [254, btMonitor(0, 3, hciLeAdvReportEvent([{ eventType: 3, addrType: 2, addr: SA, data: ib }]))],
+  [272, nordicBle({ ll: bleLlPacket(bleAdvPdu({ pduType: 0, txAdd: 1, advA: SA, adData: concat(adFlags(), ib) })), version: 3 })],
+  [272, nordicBle({ ll: bleLlPacket(bleAdvPdu({ pduType: 4, advA: SA })), version: 1 })],
+  [119, concat(prismHeader({ channel: 6, rssiDbm: -50, frameLen: 0 }), withFcs(probeRequest({ sa: SA, ssid: 'x' })))],
+  [163, concat(avsHeader({ channel: 1, signalDbm: -50 }), probeRequest({ sa: SA }))],
 ];
-const LINKTYPES = [105, 127, 192, 187, 201, 251, 254, 256];
+const LINKTYPES = [105, 119, 127, 163, 192, 187, 201, 251, 254, 256, 272];
 
 function mutate(rnd: () => number, seed: Uint8Array, out: Uint8Array): number {
   const r = rnd();
@@ -125,15 +133,18 @@ describe('capture file fuzzing', () => {
     }
     w.close();
     n.close();
-    const files = [readFileSync(join(dir, 'a.pcap')), readFileSync(join(dir, 'b.pcapng'))];
+    const snoop = btsnoopFile(2001, [{ tsMs: 1e12, flags: 3, data: hciLeAdvReportEvent([{ eventType: 0, addrType: 0, addr: SA, data: ib }]) }, { tsMs: 1e12 + 1, flags: 2, data: new Uint8Array([1, 2, 3]) }]);
+    const files = [readFileSync(join(dir, 'a.pcap')), readFileSync(join(dir, 'b.pcapng')), Buffer.from(snoop)];
     const rnd = mulberry32(7);
     let clean = 0;
     for (let i = 0; i < 4000; i++) {
-      const base = files[i % 2]!;
+      const base = files[i % 3]!;
       const out = new Uint8Array(base.length + 64);
       const len = mutate(rnd, base, out);
       try {
-        const r = readCaptureBuffer(out.subarray(0, len), () => {});
+        const r = readCaptureBuffer(out.subarray(0, len), (lt, buf, off, caplen, orig, ts) => {
+          decoderFor(lt)?.(buf, off, caplen, orig, ts, newObservation(), () => {});
+        });
         if (!r.corrupt && !r.truncated) clean++;
       } catch (err) {
         expect(err).toBeInstanceOf(InputError);

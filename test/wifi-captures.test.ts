@@ -42,7 +42,7 @@ function decodeFile(path: string) {
   return { read, counters: pipeline.counters, summary: summary.result(pipeline.counters, read.linktypes), sources, la };
 }
 
-const wifiFiles = readdirSync(join(CAPTURES, 'wifi')).filter((f) => !f.includes('prism'));
+const wifiFiles = readdirSync(join(CAPTURES, 'wifi'));
 
 describe.each(wifiFiles)('%s', (file) => {
   const key = `wifi/${file}`;

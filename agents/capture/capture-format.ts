@@ -6,8 +6,9 @@ import { InputError } from '../../shared/errors.js';
 import type { RecordSink } from './record.js';
 import { PcapParser, isPcapMagic } from './pcap-format.js';
 import { PcapngParser, isPcapngMagic } from './pcapng-format.js';
+import { BtsnoopParser, isBtsnoopMagic } from './btsnoop-format.js';
 
-export type CaptureFormat = 'pcap' | 'pcapng';
+export type CaptureFormat = 'pcap' | 'pcapng' | 'btsnoop';
 
 export interface CaptureParser {
   readonly format: CaptureFormat;
@@ -26,13 +27,14 @@ export interface CaptureParser {
   readonly records: number;
 }
 
-/** Enough bytes to recognize every format. */
-export const MAGIC_BYTES = 4;
+/** Enough bytes to recognize every format ("btsnoop\0" is the longest magic). */
+export const MAGIC_BYTES = 8;
 
 export function detectCaptureFormat(head: Uint8Array): CaptureFormat | null {
-  if (head.length < MAGIC_BYTES) return null;
+  if (head.length < 4) return null;
   if (isPcapMagic(head)) return 'pcap';
   if (isPcapngMagic(head)) return 'pcapng';
+  if (isBtsnoopMagic(head)) return 'btsnoop';
   return null;
 }
 
@@ -42,9 +44,11 @@ export function openCaptureParser(head: Uint8Array, fileLabel: string): CaptureP
       return new PcapParser();
     case 'pcapng':
       return new PcapngParser();
+    case 'btsnoop':
+      return new BtsnoopParser();
     default: {
-      const magic = Buffer.from(head.subarray(0, MAGIC_BYTES)).toString('hex');
-      throw new InputError(`${fileLabel} is not a capture file omniloop reads (magic 0x${magic}); supported: pcap (tcpdump, µs or ns, either byte order) and pcapng`);
+      const magic = Buffer.from(head.subarray(0, 4)).toString('hex');
+      throw new InputError(`${fileLabel} is not a capture file omniloop reads (magic 0x${magic}); supported: pcap (tcpdump, µs or ns, either byte order), pcapng and btsnoop (Android HCI snoop logs, btmon)`);
     }
   }
 }

@@ -35,7 +35,7 @@ export interface LiveCapture {
   close(): void;
 }
 
-const WIFI_TYPES: readonly number[] = [LinkType.Ieee80211Radiotap, LinkType.Ieee80211, LinkType.Ppi];
+const WIFI_TYPES: readonly number[] = [LinkType.Ieee80211Radiotap, LinkType.Ieee80211, LinkType.Ppi, LinkType.Ieee80211Prism, LinkType.Ieee80211Avs];
 const BLE_TYPES: readonly number[] = [LinkType.BluetoothHciH4WithPhdr, LinkType.BluetoothLinuxMonitor, LinkType.BluetoothLeLlWithPhdr, LinkType.BluetoothLeLl, LinkType.BluetoothHciH4];
 
 /** node_pcap names a few link types and reports the rest as "Unknown linktype N". */

@@ -18,7 +18,7 @@ interface DecodeFlags extends IdentityFlags {
 export function registerDecodeCommand(program: Command): void {
   const cmd = program
     .command('decode')
-    .description('decode and pseudonymize a capture file (pcap or pcapng): one line per observation, or a summary')
+    .description('decode and pseudonymize a capture file (pcap, pcapng or btsnoop): one line per observation, or a summary')
     .argument('<file>', 'capture file')
     .option('--json', 'machine-readable output: one JSON object per observation (with --summary: one object)')
     .option('-s, --summary', 'print counts instead of observations')

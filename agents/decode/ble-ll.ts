@@ -15,12 +15,13 @@ const PHDR_SIGNAL_VALID = 0x0002;
 const PHDR_CRC_CHECKED = 0x0400;
 const PHDR_CRC_VALID = 0x0800;
 
-/** No RF channel known (linktype 251). */
-const NO_RF = -1;
+/** No channel known (linktype 251). */
+export const NO_CHANNEL = -1;
 
-const CRC_UNKNOWN = 0;
-const CRC_VALID = 1;
-const CRC_INVALID = 2;
+/** What the capture says about the CRC: unknown (we check it), or checked by the sniffer. */
+export const CRC_UNKNOWN = 0;
+export const CRC_VALID = 1;
+export const CRC_INVALID = 2;
 
 /** Legacy advertising payload: AdvA(6) + up to 31 bytes of data. */
 const LEGACY_MIN = 6;
@@ -28,7 +29,7 @@ const LEGACY_MAX = 37;
 
 /** LINKTYPE_BLUETOOTH_LE_LL (251): no radio information. */
 export const decodeBleLl: FrameDecoder = (buf, off, len, _origLen, tsMs, o, sink) =>
-  decodeLlPacket(buf, off, len, CRC_UNKNOWN, NaN, NO_RF, tsMs, o, sink);
+  decodeLlPacket(buf, off, len, CRC_UNKNOWN, NaN, NO_CHANNEL, tsMs, o, sink);
 
 
 /** LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR (256): RF channel, signal, and whether the sniffer checked the CRC. */
@@ -39,7 +40,7 @@ export const decodeBleLlPhdr: FrameDecoder = (buf, off, len, _origLen, tsMs, o, 
   const flags = buf[off + 8]! | (buf[off + 9]! << 8);
   const rssi = flags & PHDR_SIGNAL_VALID ? (buf[off + 1]! << 24) >> 24 : NaN;
   const crc = flags & PHDR_CRC_CHECKED ? (flags & PHDR_CRC_VALID ? CRC_VALID : CRC_INVALID) : CRC_UNKNOWN;
-  return decodeLlPacket(buf, off + PHDR_LEN, len - PHDR_LEN, crc, rssi, rf, tsMs, o, sink);
+  return decodeLlPacket(buf, off + PHDR_LEN, len - PHDR_LEN, crc, rssi, channelIndexFromRf(rf), tsMs, o, sink);
 };
 
 /** RF channel (0..39, by frequency) to the link layer's channel index (advertising: 37, 38, 39). */
@@ -50,7 +51,19 @@ export function channelIndexFromRf(rf: number): number {
   return rf < 12 ? rf - 1 : rf - 2;
 }
 
-function decodeLlPacket(buf: Uint8Array, p: number, n: number, crc: number, rssi: number, rf: number, tsMs: number, o: Observation, sink: ObservationSink): FrameStatus {
+/** The centre frequency of a link-layer channel index (37, 38, 39 sit at the band's two ends and middle). */
+export function freqFromChannelIndex(ch: number): number {
+  if (ch === 37) return 2402;
+  if (ch === 38) return 2426;
+  if (ch === 39) return 2480;
+  return ch <= 10 ? 2404 + 2 * ch : 2428 + 2 * (ch - 11);
+}
+
+/**
+ * A link-layer packet (access address, PDU, CRC) at buf[p, p+n), as every BLE sniffer format carries
+ * it; `channel` is the channel index (0..39) or NO_CHANNEL.
+ */
+export function decodeLlPacket(buf: Uint8Array, p: number, n: number, crc: number, rssi: number, channel: number, tsMs: number, o: Observation, sink: ObservationSink): FrameStatus {
   if (n < 4 + 2 + 3) return FrameStatus.Malformed;
   const aa = (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0;
   if (aa !== ADV_ACCESS_ADDRESS) return FrameStatus.Ignored; // data-channel traffic
@@ -114,9 +127,9 @@ function decodeLlPacket(buf: Uint8Array, p: number, n: number, crc: number, rssi
   o.addressClass = classifyTxAdd(txAdd, o.mac);
   o.rssi = rssi;
   o.pdu = type;
-  if (rf !== NO_RF) {
-    o.channel = channelIndexFromRf(rf);
-    o.freqMhz = 2402 + 2 * rf;
+  if (channel !== NO_CHANNEL) {
+    o.channel = channel;
+    o.freqMhz = freqFromChannelIndex(channel);
   }
   if (adLen > 0 && !parseAdStructures(buf, adOff, adLen, o)) return FrameStatus.Malformed;
   sink(o);

@@ -3,15 +3,19 @@ import { LinkType, LINKTYPE_NAMES, supportedLinkTypesText } from '../capture/rec
 import { decodeBleLl, decodeBleLlPhdr } from './ble-ll.js';
 import { decodeBtMonitor, decodeHciH4, decodeHciH4Phdr } from './hci.js';
 import type { FrameDecoder } from './observation.js';
-import { decodePlainDot11, decodePpi, decodeRadiotap } from './wifi-decoders.js';
+import { decodeAvs, decodePlainDot11, decodePpi, decodePrism, decodeRadiotap } from './wifi-decoders.js';
+import { decodeNordicBle } from './nordic-ble.js';
 import { InputError } from '../../shared/errors.js';
 
 const DECODERS = new Map<number, FrameDecoder>([
   [LinkType.Ieee80211Radiotap, decodeRadiotap],
   [LinkType.Ieee80211, decodePlainDot11],
   [LinkType.Ppi, decodePpi],
+  [LinkType.Ieee80211Prism, decodePrism],
+  [LinkType.Ieee80211Avs, decodeAvs],
   [LinkType.BluetoothLeLl, decodeBleLl],
   [LinkType.BluetoothLeLlWithPhdr, decodeBleLlPhdr],
+  [LinkType.NordicBle, decodeNordicBle],
   [LinkType.BluetoothHciH4WithPhdr, decodeHciH4Phdr],
   [LinkType.BluetoothHciH4, decodeHciH4],
   [LinkType.BluetoothLinuxMonitor, decodeBtMonitor],

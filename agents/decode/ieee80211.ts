@@ -11,6 +11,7 @@ import {
   type Observation,
   type ObservationSink,
 } from './observation.js';
+import { fcsMatches } from './crc32.js';
 import { wifiChannelFromFreq } from './wifi-channel.js';
 
 const FC0_PROBE_REQUEST = 0x40; // version 0, type 0 (management), subtype 4
@@ -20,17 +21,26 @@ const IE_SSID = 0;
 const IE_DS_PARAMS = 3;
 const MAX_SSID = 32;
 
+/** Whether the frame ends in its 4-byte FCS. */
+export const Fcs = {
+  Absent: 0,
+  Present: 1,
+  /** The radio header does not say (Prism, AVS, plain 802.11): checked when the elements do not fit. */
+  Unknown: 2,
+} as const;
+export type Fcs = (typeof Fcs)[keyof typeof Fcs];
+
 /**
- * Decodes an 802.11 frame at buf[off, off+len). `fcs` says the last 4 bytes are the FCS; `rssi`/`freqMhz`
- * come from the radio header (NaN / 0 when unknown). `truncated` = the capture cut the frame (snap length),
- * so an element list that runs off the end is the capture's doing, not the sender's.
+ * Decodes an 802.11 frame at buf[off, off+len). `fcs` says whether the last 4 bytes are the FCS;
+ * `rssi`/`freqMhz` come from the radio header (NaN / 0 when unknown). `truncated` = the capture cut the
+ * frame (snap length), so an element list that runs off the end is the capture's doing, not the sender's.
  */
 export function decodeDot11(
   buf: Uint8Array,
   off: number,
   len: number,
   truncated: boolean,
-  fcs: boolean,
+  fcs: Fcs,
   rssi: number,
   freqMhz: number,
   tsMs: number,
@@ -39,7 +49,7 @@ export function decodeDot11(
 ): FrameStatus {
   if (len < 1) return FrameStatus.Malformed;
   if (buf[off] !== FC0_PROBE_REQUEST) return FrameStatus.Ignored;
-  if (fcs && !truncated) len -= 4;
+  if (fcs === Fcs.Present && !truncated) len -= 4;
   if (len < MGMT_HEADER) return FrameStatus.Malformed;
   const hdr = buf[off + 1]! & FC1_ORDER ? MGMT_HEADER + 4 : MGMT_HEADER;
   if (len < hdr) return FrameStatus.Malformed;
@@ -57,7 +67,9 @@ export function decodeDot11(
   o.channel = freqMhz ? wifiChannelFromFreq(freqMhz) : 0;
   o.seq = (buf[off + 22]! | (buf[off + 23]! << 8)) >>> 4;
   const ieStart = off + hdr;
-  const end = off + len;
+  let end = off + len;
+  // Unknown FCS: elements that do not fit, but do once the last 4 bytes are read as a matching FCS.
+  if (fcs === Fcs.Unknown && !truncated && len >= hdr + 4 && !elementsFit(buf, ieStart, end) && fcsMatches(buf, off, len - 4)) end -= 4;
   o.ieOff = ieStart;
   o.ieLen = end - ieStart;
 
@@ -83,4 +95,9 @@ export function decodeDot11(
   if (p !== end && !truncated) return FrameStatus.Malformed; // a single stray byte after the last element
   sink(o);
   return FrameStatus.Observed;
+}
+
+function elementsFit(buf: Uint8Array, p: number, end: number): boolean {
+  while (p + 2 <= end) p += 2 + buf[p + 1]!;
+  return p === end;
 }

@@ -1,10 +1,12 @@
 /** The WiFi link types: the radio header in front of the 802.11 frame differs, the frame does not. */
-import { decodeDot11 } from './ieee80211.js';
+import { Fcs, decodeDot11 } from './ieee80211.js';
 import { FrameStatus, type FrameDecoder } from './observation.js';
 import { RT_FLAG_BAD_FCS, RT_FLAG_FCS_AT_END, newRadiotapInfo, parseRadiotap } from './radiotap.js';
 import { newPpiInfo, parsePpi, PPI_DLT_IEEE80211 } from './ppi.js';
+import { isAvs, parseAvs, parsePrism } from './prism.js';
 
 const rt = newRadiotapInfo();
+const old = newRadiotapInfo();
 const ppi = newPpiInfo();
 
 /** LINKTYPE_IEEE802_11_RADIOTAP (127). */
@@ -13,12 +15,12 @@ export const decodeRadiotap: FrameDecoder = (buf, off, len, origLen, tsMs, o, si
   // The driver tells us the frame failed its checksum: its address bytes cannot be trusted.
   if (rt.flags & RT_FLAG_BAD_FCS) return FrameStatus.Malformed;
   const h = rt.length;
-  return decodeDot11(buf, off + h, len - h, len < origLen, (rt.flags & RT_FLAG_FCS_AT_END) !== 0, rt.signalDbm, rt.freqMhz, tsMs, o, sink);
+  return decodeDot11(buf, off + h, len - h, len < origLen, rt.flags & RT_FLAG_FCS_AT_END ? Fcs.Present : Fcs.Absent, rt.signalDbm, rt.freqMhz, tsMs, o, sink);
 };
 
 /** LINKTYPE_IEEE802_11 (105): no radio header, so no signal or channel (but the DS Parameter Set may say). */
 export const decodePlainDot11: FrameDecoder = (buf, off, len, origLen, tsMs, o, sink) =>
-  decodeDot11(buf, off, len, len < origLen, false, NaN, 0, tsMs, o, sink);
+  decodeDot11(buf, off, len, len < origLen, Fcs.Unknown, NaN, 0, tsMs, o, sink);
 
 /** LINKTYPE_PPI (192) carrying 802.11, with the 802.11-Common field's signal and channel. */
 export const decodePpi: FrameDecoder = (buf, off, len, origLen, tsMs, o, sink) => {
@@ -26,5 +28,20 @@ export const decodePpi: FrameDecoder = (buf, off, len, origLen, tsMs, o, sink) =
   if (ppi.dlt !== PPI_DLT_IEEE80211) return FrameStatus.Ignored;
   if (ppi.fcsInvalid) return FrameStatus.Malformed;
   const h = ppi.length;
-  return decodeDot11(buf, off + h, len - h, len < origLen, ppi.fcsPresent, ppi.signalDbm, ppi.freqMhz, tsMs, o, sink);
+  return decodeDot11(buf, off + h, len - h, len < origLen, ppi.fcsPresent ? Fcs.Present : Fcs.Absent, ppi.signalDbm, ppi.freqMhz, tsMs, o, sink);
+};
+
+/** LINKTYPE_IEEE802_11_PRISM (119); an AVS header is recognized there too, as libpcap and tshark do. */
+export const decodePrism: FrameDecoder = (buf, off, len, origLen, tsMs, o, sink) => {
+  const ok = isAvs(buf, off, len) ? parseAvs(buf, off, len, old) : parsePrism(buf, off, len, old);
+  if (!ok) return FrameStatus.Malformed;
+  const h = old.length;
+  return decodeDot11(buf, off + h, len - h, len < origLen, Fcs.Unknown, old.signalDbm, old.freqMhz, tsMs, o, sink);
+};
+
+/** LINKTYPE_IEEE802_11_AVS (163). */
+export const decodeAvs: FrameDecoder = (buf, off, len, origLen, tsMs, o, sink) => {
+  if (!parseAvs(buf, off, len, old)) return FrameStatus.Malformed;
+  const h = old.length;
+  return decodeDot11(buf, off + h, len - h, len < origLen, Fcs.Unknown, old.signalDbm, old.freqMhz, tsMs, o, sink);
 };

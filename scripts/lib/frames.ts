@@ -269,3 +269,63 @@ export const h4 = (type: number, pkt: Uint8Array) => concat(new Uint8Array([type
 export const h4WithPhdr = (direction: number, type: number, pkt: Uint8Array) => concat(new Uint8Array([0, 0, 0, direction]), h4(type, pkt));
 /** LINKTYPE_BLUETOOTH_LINUX_MONITOR: adapter index and opcode, big-endian (3 = event). */
 export const btMonitor = (index: number, opcode: number, pkt: Uint8Array) => concat(new Uint8Array([index >> 8, index & 0xff, opcode >> 8, opcode & 0xff]), pkt);
+
+// ---------------------------------------------------------------- other capture headers
+
+/** LINKTYPE_NORDIC_BLE (272): board id, UART header (protocol version 1, 2 or 3), event header, LL packet. */
+export function nordicBle(o: { ll: Uint8Array; version?: 1 | 2 | 3; boardId?: number; channel?: number; rssi?: number; crcOk?: boolean; packetId?: number; counter?: number }): Uint8Array {
+  const version = o.version ?? 3;
+  const event = [10, o.crcOk === false ? 0 : 1, o.channel ?? 37, -(o.rssi ?? -60) & 0xff, 0, 0, 0x10, 0x27, 0, 0];
+  const payloadLen = event.length + o.ll.length;
+  const counter = le16(o.counter ?? 1);
+  const packetId = o.packetId ?? (version === 3 ? 0x02 : 0x06);
+  const uart = version === 1 ? [6, payloadLen, 1, ...counter, packetId] : [...le16(payloadLen), version, ...counter, packetId];
+  return concat(new Uint8Array([o.boardId ?? 0, ...uart, ...event]), o.ll);
+}
+
+/** A wlan-ng Prism header (little-endian, DIDs of the (index << 12) | 0x41 kind) with channel and RSSI. */
+export function prismHeader(o: { channel?: number; rssiDbm?: number; frameLen: number }): Uint8Array {
+  const items: number[] = [];
+  const item = (index: number, value: number | undefined) => items.push(...le32((index << 12) | 0x41), ...le16(value === undefined ? 1 : 0), ...le16(4), ...le32((value ?? 0) >>> 0));
+  item(1, 1000);
+  item(2, 2000);
+  item(3, o.channel);
+  item(4, o.rssiDbm);
+  item(5, 0);
+  item(6, 1);
+  item(7, 0);
+  item(8, 2);
+  item(9, 0);
+  item(10, o.frameLen);
+  const dev = [...new TextEncoder().encode('wlan0'), ...new Array(11).fill(0)];
+  return new Uint8Array([...le32(0x41), ...le32(24 + items.length), ...dev, ...items]);
+}
+
+/** An AVS (version 1) header: 64 bytes, big-endian, signal in dBm. */
+export function avsHeader(o: { channel?: number; signalDbm?: number }): Uint8Array {
+  const b = Buffer.alloc(64);
+  b.writeUInt32BE(0x80211001, 0);
+  b.writeUInt32BE(64, 4);
+  b.writeUInt32BE(4, 24); // phytype: DSSS/OFDM 2.4 GHz
+  b.writeUInt32BE(o.channel ?? 0, 28);
+  b.writeUInt32BE(10, 32); // data rate in 100 kb/s
+  b.writeUInt32BE(o.signalDbm === undefined ? 0 : 2, 44); // ssi_type: 2 = dBm
+  b.writeInt32BE(o.signalDbm ?? 0, 48);
+  b.writeInt32BE(-95, 52);
+  return new Uint8Array(b);
+}
+
+/** A whole btsnoop file (datalink 1001 H1, 1002 H4 or 2001 Linux monitor). */
+export function btsnoopFile(datalink: number, records: { tsMs: number; flags: number; data: Uint8Array }[]): Uint8Array {
+  const parts: Buffer[] = [Buffer.from('btsnoop\0', 'latin1'), Buffer.from([0, 0, 0, 1]), Buffer.alloc(4)];
+  parts[2]!.writeUInt32BE(datalink);
+  for (const r of records) {
+    const h = Buffer.alloc(24);
+    h.writeUInt32BE(r.data.length, 0);
+    h.writeUInt32BE(r.data.length, 4);
+    h.writeUInt32BE(r.flags >>> 0, 8);
+    h.writeBigUInt64BE(BigInt(Math.round(r.tsMs * 1000)) + 0x00dcddb30f2f8000n, 16);
+    parts.push(h, Buffer.from(r.data));
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
