@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
 import { LinkType } from '../agents/capture/record.js';
+import { macToBytes } from '../agents/decode/observation.js';
 import { PcapWriter, PcapngWriter } from './lib/capture-writer.js';
 import {
   adEddystoneUid,
@@ -172,7 +173,7 @@ export function generateCapture(opts: GenerateOptions): Truth {
       const tpl = rnd() < 0.3 ? directed : wildcard;
       const burst = Math.min(2 + Math.floor(rnd() * 6), opts.frames - truth.frames);
       const sa = wifiMacs[d]!;
-      writeMac(tpl, PR_SA, sa);
+      macToBytes(sa, tpl, PR_SA);
       const rssi = -40 - Math.floor(rnd() * 50);
       for (let k = 0; k < burst; k++) {
         const seq = (seqs[d] = (seqs[d]! + 1) & 0xfff);
@@ -216,16 +217,6 @@ function pickSkewed(rnd: () => number, n: number): number {
   return Math.min(n - 1, Math.floor(u * u * n));
 }
 
-function writeMac(buf: Uint8Array, at: number, mac: number): void {
-  const hi = Math.floor(mac / 2 ** 24);
-  const lo = mac % 2 ** 24;
-  buf[at] = (hi >>> 16) & 0xff;
-  buf[at + 1] = (hi >>> 8) & 0xff;
-  buf[at + 2] = hi & 0xff;
-  buf[at + 3] = (lo >>> 16) & 0xff;
-  buf[at + 4] = (lo >>> 8) & 0xff;
-  buf[at + 5] = lo & 0xff;
-}
 
 function adStructureManufacturer(i: number): Uint8Array {
   return new Uint8Array([5, 0xff, 0x75, 0x00, i & 0xff, (i >> 8) & 0xff]); // Samsung-style payload

@@ -5,10 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../agents/capture/file-reader.js';
 import { bleCrc } from '../agents/decode/ble-crc.js';
 import { channelIndexFromRf } from '../agents/decode/ble-ll.js';
-import { AddressClass, BlePdu, FrameStatus, Source, type Observation } from '../agents/decode/observation.js';
-import { EdgePipeline } from '../agents/pipeline/edge-pipeline.js';
-import { SummaryCollector } from '../agents/pipeline/capture-summary.js';
-import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
+import { AddressClass, BlePdu, FrameStatus, Source } from '../agents/decode/observation.js';
 import {
   PHDR_CRC_CHECKED,
   PHDR_CRC_VALID,
@@ -29,7 +26,7 @@ import {
   hciLeExtAdvReportEvent,
 } from '../scripts/lib/frames.js';
 import { CAPTURES } from './helpers/cli.js';
-import { bytesAt, decodeOne } from './helpers/decode.js';
+import { bytesAt, decodeCaptureFile, decodeOne } from './helpers/decode.js';
 
 const PUBLIC = 0x001a11aabbcc;
 const STATIC = 0xdaa119000001; // top bits 11
@@ -179,18 +176,11 @@ describe('real link-layer captures', () => {
   const expected = JSON.parse(readFileSync(join(CAPTURES, 'expected-by-tshark.json'), 'utf8'));
 
   function run(file: string) {
-    const pseudo = new Pseudonymizer({ secret: new Uint8Array(32), tenant: 't', timezone: 'UTC' });
-    const summary = new SummaryCollector();
-    const obs: Observation[] = [];
-    const pipeline = new EdgePipeline(pseudo, (o) => {
-      summary.add(o);
-      if (obs.length < 50) obs.push({ ...o });
-    });
-    const read = readCaptureFile(join(CAPTURES, file), pipeline.onRecord);
-    const s = summary.result(pipeline.counters, read.linktypes);
+    const { s, obs } = decodeCaptureFile(join(CAPTURES, file), 50);
     const d = s.ble.devices;
     return { s, obs, distinct: d.public + d.static + d.rpa + d.nrpa };
   }
+
 
   /*
    * expected-by-tshark.json counts a frame as "CRC ok" when tshark did not flag its CRC as incorrect.

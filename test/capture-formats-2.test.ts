@@ -8,10 +8,9 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCaptureBuffer, readCaptureFile } from '../agents/capture/file-reader.js';
-import { AddressClass, BlePdu, FrameStatus, type Observation } from '../agents/decode/observation.js';
+import { readCaptureBuffer } from '../agents/capture/file-reader.js';
+import { AddressClass, BlePdu, FrameStatus } from '../agents/decode/observation.js';
 import { EdgePipeline } from '../agents/pipeline/edge-pipeline.js';
-import { SummaryCollector } from '../agents/pipeline/capture-summary.js';
 import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
 import { PcapWriter } from '../scripts/lib/capture-writer.js';
 import {
@@ -28,24 +27,13 @@ import {
   probeRequest,
 } from '../scripts/lib/frames.js';
 import { CAPTURES, runCli } from './helpers/cli.js';
-import { decodeOne } from './helpers/decode.js';
+import { decodeCaptureFile, decodeOne } from './helpers/decode.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-formats2-'));
 const hasTshark = spawnSync('sh', ['-c', 'command -v tshark']).status === 0;
 const SA = 0xf01898010203;
 const ADV = 0x5a0000000001; // resolvable private
 
-function decodeAll(path: string) {
-  const pseudo = new Pseudonymizer({ secret: new Uint8Array(32), tenant: 't', timezone: 'UTC' });
-  const summary = new SummaryCollector();
-  const obs: Observation[] = [];
-  const pipeline = new EdgePipeline(pseudo, (o) => {
-    summary.add(o);
-    obs.push({ ...o });
-  });
-  const read = readCaptureFile(path, pipeline.onRecord);
-  return { read, obs, s: summary.result(pipeline.counters, read.linktypes) };
-}
 
 function tshark(path: string, fields: string[], filter?: string): string[][] {
   const args = ['-r', path, '-T', 'fields', ...fields.flatMap((f) => ['-e', f]), ...(filter ? ['-Y', filter] : [])];
@@ -55,7 +43,7 @@ function tshark(path: string, fields: string[], filter?: string): string[][] {
 
 describe('btsnoop', () => {
   it('reads the Android HCI snoop log: 412 advertising reports from 36 addresses, iBeacons from 4 devices', () => {
-    const { read, obs, s } = decodeAll(join(CAPTURES, 'ble/ble_btsnoop_csacca_ibeacon_btsnoop_hci.log'));
+    const { read, obs, s } = decodeCaptureFile(join(CAPTURES, 'ble/ble_btsnoop_csacca_ibeacon_btsnoop_hci.log'));
     expect(read).toMatchObject({ format: 'btsnoop', linktypes: [187], records: 2572, truncated: null, corrupt: null });
     expect(s.ble.advertisements).toBe(412);
     const d = s.ble.devices;
@@ -120,7 +108,7 @@ describe('Nordic BLE (272)', () => {
     macs.forEach((m, i) => w.add(1e12 + i, nordicBle({ ll: bleLlPacket(bleAdvPdu({ pduType: i === 2 ? 2 : 0, txAdd: i === 2 ? 0 : 1, advA: m, adData: adFlags() })), version: 3, channel: 37 + i, rssi: -50 - i })));
     w.add(1e12 + 9, nordicBle({ ll: bleLlPacket(bleAdvPdu({ pduType: 0, advA: 0x111111111111 })), crcOk: false }));
     w.close();
-    const ours = decodeAll(path).obs.map((o) => [o.mac.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:'), String(o.rssi), String(o.channel)]);
+    const ours = decodeCaptureFile(path).obs.map((o) => [o.mac.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:'), String(o.rssi), String(o.channel)]);
     const theirs = tshark(path, ['btle.advertising_address', 'nordic_ble.rssi', 'nordic_ble.channel'], 'nordic_ble.crcok == 1');
     expect(ours).toEqual(theirs);
   });
@@ -128,7 +116,7 @@ describe('Nordic BLE (272)', () => {
 
 describe('Prism (119) and AVS (163)', () => {
   it('reads the pypacker Prism capture: 2 probe requests from 2 sources, with RSSI', () => {
-    const { obs, s } = decodeAll(join(CAPTURES, 'wifi/wifi_prism119_pypacker_prism.pcap'));
+    const { obs, s } = decodeCaptureFile(join(CAPTURES, 'wifi/wifi_prism119_pypacker_prism.pcap'));
     expect(s.frames).toBe(80);
     expect(s.wifi.probeRequests).toBe(2);
     expect(s.wifi.devices.global + s.wifi.devices.randomized).toBe(2);
@@ -163,7 +151,7 @@ describe('Prism (119) and AVS (163)', () => {
       const w = new PcapWriter(path, lt);
       for (let i = 0; i < 3; i++) w.add(1e12 + i, concat(header(i), probeRequest({ sa: SA + i, seq: i })));
       w.close();
-      const ours = decodeAll(path).obs.map((o) => [o.mac.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:'), String(o.rssi), String(o.channel)]);
+      const ours = decodeCaptureFile(path).obs.map((o) => [o.mac.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:'), String(o.rssi), String(o.channel)]);
       const theirs = tshark(path, ['wlan.sa', 'wlan_radio.signal_dbm', 'wlan_radio.channel'], 'wlan.fc.type_subtype==4');
       expect(ours, `link type ${lt}`).toEqual(theirs);
     }

@@ -73,9 +73,11 @@ export class PcapngParser implements CaptureParser {
       const body = p + 8;
       const bodyEnd = p + total - 4;
       switch (type) {
-        case EPB: {
-          if (bodyEnd - body < 20) return this.fail(p, 'enhanced packet block too short');
-          const iface = this.ifaces[this.u32(buf, body)];
+        case EPB:
+        case PB: {
+          // Same layout after the interface id: 4 bytes in an EPB, 2 (plus 2 of drop count) in the old PB.
+          if (bodyEnd - body < 20) return this.fail(p, 'packet block too short');
+          const iface = this.ifaces[type === EPB ? this.u32(buf, body) : this.u16(buf, body)];
           if (!iface) return this.fail(p, 'packet of an undeclared interface');
           const caplen = this.u32(buf, body + 12);
           if (body + 20 + caplen > bodyEnd) return this.fail(p, 'packet longer than its block');
@@ -93,17 +95,6 @@ export class PcapngParser implements CaptureParser {
           if (iface.snaplen > 0) caplen = Math.min(caplen, iface.snaplen);
           this.records++;
           sink(iface.linktype, buf, body + 4, caplen, Math.max(caplen, orig), this.lastTsMs);
-          break;
-        }
-        case PB: {
-          if (bodyEnd - body < 20) return this.fail(p, 'packet block too short');
-          const iface = this.ifaces[this.u16(buf, body)];
-          if (!iface) return this.fail(p, 'packet of an undeclared interface');
-          const caplen = this.u32(buf, body + 12);
-          if (body + 20 + caplen > bodyEnd) return this.fail(p, 'packet longer than its block');
-          const ts = this.timestamp(iface, this.u32(buf, body + 4), this.u32(buf, body + 8));
-          this.records++;
-          sink(iface.linktype, buf, body + 20, caplen, Math.max(caplen, this.u32(buf, body + 16)), ts);
           break;
         }
         case IDB: {

@@ -21,3 +21,21 @@ export function decodeOne(linktype: number, frame: Uint8Array, origLen = frame.l
 export function bytesAt(o: Observation, off: number, len: number): string {
   return Buffer.from(o.buf.subarray(off, off + len)).toString('hex');
 }
+
+import { readCaptureFile } from '../../agents/capture/file-reader.js';
+import { EdgePipeline } from '../../agents/pipeline/edge-pipeline.js';
+import { SummaryCollector } from '../../agents/pipeline/capture-summary.js';
+import { Pseudonymizer } from '../../agents/pseudonymize/pseudonymizer.js';
+
+/** A capture file through the whole edge pipeline, keeping copies of the first `keep` observations. */
+export function decodeCaptureFile(path: string, keep = Infinity) {
+  const pseudo = new Pseudonymizer({ secret: new Uint8Array(32), tenant: 't', timezone: 'UTC' });
+  const summary = new SummaryCollector();
+  const obs: Observation[] = [];
+  const pipeline = new EdgePipeline(pseudo, (o) => {
+    summary.add(o);
+    if (obs.length < keep) obs.push({ ...o });
+  });
+  const read = readCaptureFile(path, pipeline.onRecord);
+  return { read, obs, counters: pipeline.counters, s: summary.result(pipeline.counters, read.linktypes) };
+}
