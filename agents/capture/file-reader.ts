@@ -141,12 +141,19 @@ export function readCaptureFile(path: string, sink: RecordSink, opts: ReadOption
   }
 }
 
-export async function readCaptureFileAsync(path: string, sink: RecordSink, opts: ReadOptions & { signal?: AbortSignal } = {}): Promise<ReadResult> {
+export interface AsyncReadOptions extends ReadOptions {
+  signal?: AbortSignal;
+  /** Called between chunks (the place to flush, pace or yield). */
+  onChunk?: () => Promise<void> | void;
+}
+
+export async function readCaptureFileAsync(path: string, sink: RecordSink, opts: AsyncReadOptions = {}): Promise<ReadResult> {
   const { fd, read } = openForReading(path);
   try {
     const stream = new CaptureStream(read, path, opts.chunkBytes ?? 1024 * 1024);
     while (!stream.done && !opts.signal?.aborted) {
       stream.step(sink);
+      await opts.onChunk?.();
       await nextTick();
     }
     return stream.result();

@@ -1,5 +1,6 @@
 /** The edge agent's commands (for technicians and store IT). */
 import type { Command } from 'commander';
+import { registerAgentProcessCommands } from './agent-command.js';
 import { registerCaptureCommands } from './capture-command.js';
 import { registerDecodeCommand } from './decode-command.js';
 import { registerWhoamiCommand } from './whoami-command.js';
@@ -8,4 +9,5 @@ export function registerAgentCommands(program: Command): void {
   registerDecodeCommand(program);
   registerWhoamiCommand(program);
   registerCaptureCommands(program);
+  registerAgentProcessCommands(program);
 }

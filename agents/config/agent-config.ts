@@ -37,13 +37,73 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({}),
+    broker: z
+      .object({
+        url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'must be a URL such as mqtts://broker.example.com:8883'),
+        clientId: z.string().min(1).max(128).optional(),
+        username: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        passwordFile: z.string().min(1).optional(),
+        caFile: z.string().min(1).optional(),
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+        rejectUnauthorized: z.boolean().default(true),
+        protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+        maxInFlight: z.number().int().min(1).max(1000).default(16),
+      })
+      .strict()
+      .optional(),
+    windows: z
+      .object({
+        seconds: z.number().int().min(5).max(3600).default(60),
+        lateSeconds: z.number().int().min(0).max(600).default(5),
+      })
+      .strict()
+      .default({ seconds: 60, lateSeconds: 5 }),
+    outbox: z
+      .object({
+        path: z.string().min(1).default('outbox.db'),
+        maxRows: z.number().int().min(10).default(100_000),
+        maxMegabytes: z.number().min(1).default(256),
+        maxAgeHours: z.number().min(1).default(168),
+        batchSize: z.number().int().min(1).max(10_000).default(500),
+      })
+      .strict()
+      .default({ path: 'outbox.db', maxRows: 100_000, maxMegabytes: 256, maxAgeHours: 168, batchSize: 500 }),
   })
   .strict();
+
+/** Environment variables that override the file, for containers and systemd drop-ins. */
+const ENV_OVERRIDES: [string, string[], 'string' | 'number'][] = [
+  ['OMNILOOP_TENANT', ['tenant'], 'string'],
+  ['OMNILOOP_STORE', ['store'], 'string'],
+  ['OMNILOOP_AGENT', ['agent'], 'string'],
+  ['OMNILOOP_TIMEZONE', ['timezone'], 'string'],
+  ['OMNILOOP_KEY_FILE', ['keyFile'], 'string'],
+  ['OMNILOOP_BROKER_URL', ['broker', 'url'], 'string'],
+  ['OMNILOOP_BROKER_USERNAME', ['broker', 'username'], 'string'],
+  ['OMNILOOP_BROKER_PASSWORD', ['broker', 'password'], 'string'],
+  ['OMNILOOP_OUTBOX_PATH', ['outbox', 'path'], 'string'],
+  ['OMNILOOP_WINDOW_SECONDS', ['windows', 'seconds'], 'number'],
+];
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [name, path, type] of ENV_OVERRIDES) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    let node = raw;
+    for (const k of path.slice(0, -1)) {
+      if (typeof node[k] !== 'object' || node[k] === null) node[k] = {};
+      node = node[k] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = type === 'number' ? Number(v) : v;
+  }
+}
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
 /** Reads and validates a config file; relative paths inside it are relative to the file. */
-export function loadAgentConfig(path: string): AgentConfig {
+export function loadAgentConfig(path: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -59,12 +119,17 @@ export function loadAgentConfig(path: string): AgentConfig {
     throw new InputError(`config file ${path} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`config file ${path} must be a YAML mapping (key: value lines)`);
+  applyEnv(raw as Record<string, unknown>, env);
   const parsed = agentConfigSchema.safeParse(raw);
   if (!parsed.success) throw new InputError(`config file ${path}: ${formatIssues(parsed.error)}`);
   const cfg = parsed.data;
   const base = dirname(resolve(path));
   cfg.keyFile = resolve(base, cfg.keyFile);
   if (cfg.optoutFile) cfg.optoutFile = resolve(base, cfg.optoutFile);
+  cfg.outbox.path = resolve(base, cfg.outbox.path);
+  if (cfg.broker) {
+    for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
+  }
   return cfg;
 }
 

@@ -85,6 +85,11 @@ export class Pseudonymizer {
     return this.clock.dayOf(tsMs);
   }
 
+  /** The store-day of tsMs with its [start, end) in epoch milliseconds. */
+  dayInterval(tsMs: number): DayInterval {
+    return this.clock.interval(tsMs);
+  }
+
   /** Consumer-IDs held for the current and previous store-day. */
   get cacheSize(): number {
     return (this.cur?.ids.size ?? 0) + (this.prev?.ids.size ?? 0);

@@ -1,0 +1,141 @@
+/**
+ * `omniloop agent run|replay` (the agent process) and `omniloop buffer stats|peek|purge` (its outbox,
+ * read directly from the file — useful when the agent is stopped).
+ */
+import type { Command } from 'commander';
+import { CheckError, InputError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import { formatTable, printJson, printLine } from '../../shared/cli/output.js';
+import { openLiveCapture, type LiveCapture } from '../capture/live.js';
+import { ChannelHopper } from '../capture/channel-hopper.js';
+import { loadAgentConfig, type AgentConfig } from '../config/agent-config.js';
+import { Outbox } from '../outbox/outbox.js';
+import { Agent } from '../runtime/agent.js';
+import { pseudonymizerFor, resolveIdentity } from './identity-options.js';
+
+export function registerAgentProcessCommands(program: Command): void {
+  const agent = program.command('agent').description('the store agent process: capture, pseudonymize, buffer, publish');
+  agent
+    .command('run')
+    .description('run the agent from its config: live capture → MQTT, until SIGTERM/SIGINT')
+    .requiredOption('-c, --config <file>', 'agent config (YAML)')
+    .action(async (flags: { config: string }) => runAgent(flags.config));
+  agent
+    .command('replay')
+    .description('feed a capture file through the whole agent instead of a radio, then flush and exit')
+    .argument('<file>', 'capture file')
+    .requiredOption('-c, --config <file>', 'agent config (YAML)')
+    .option('--speed <speed>', 'max (as fast as possible) or realtime (at the pace it was recorded)', 'max')
+    .option('--drain-seconds <n>', 'how long to wait for the broker to acknowledge everything at the end', '30')
+    .option('--json', 'print a JSON summary at the end')
+    .action(async (file: string, flags: { config: string; speed: string; drainSeconds: string; json?: boolean }) => replay(file, flags));
+
+  const buffer = program.command('buffer').description("the agent's outbox file: what waits to be published");
+  const outboxOf = (cfg: string) => new Outbox(loadAgentConfig(cfg).outbox.path);
+  buffer
+    .command('stats')
+    .requiredOption('-c, --config <file>', 'agent config (YAML)')
+    .option('--json', 'machine-readable output')
+    .action((flags: { config: string; json?: boolean }) => {
+      const ob = outboxOf(flags.config);
+      const s = ob.stats();
+      ob.close();
+      const out = { rows: s.rows, bytes: s.bytes, oldestAgeSeconds: s.oldestMs === null ? null : Math.round((Date.now() - s.oldestMs) / 1000), dropped: s.dropped, nextSeq: s.nextSeq, instance: s.instance };
+      if (flags.json) return printJson(out);
+      printLine(formatTable(['', 'value'], Object.entries(out).map(([k, v]) => [k, v === null ? '-' : String(v)])));
+    });
+  buffer
+    .command('peek')
+    .requiredOption('-c, --config <file>', 'agent config (YAML)')
+    .option('-n, --rows <n>', 'how many of the oldest rows', '5')
+    .action((flags: { config: string; rows: string }) => {
+      const ob = outboxOf(flags.config);
+      for (const r of ob.peek(Math.max(1, Number(flags.rows) || 5))) printJson({ seq: r.seq, kind: r.kind, epoch: r.epoch, createdMs: r.createdMs, body: JSON.parse(r.body) });
+      ob.close();
+    });
+  buffer
+    .command('purge')
+    .description('delete everything waiting in the outbox (counted as dropped)')
+    .requiredOption('-c, --config <file>', 'agent config (YAML)')
+    .option('--yes', 'really delete')
+    .action((flags: { config: string; yes?: boolean }) => {
+      if (!flags.yes) throw new InputError('purge deletes unsent data: add --yes to confirm');
+      const ob = outboxOf(flags.config);
+      printLine(`purged ${ob.purge()} rows`);
+      ob.close();
+    });
+}
+
+function setup(configPath: string): { cfg: AgentConfig; agent: Agent } {
+  const id = resolveIdentity({ config: configPath }, false);
+  const cfg = id.config!;
+  const log = createLogger('omniloop-agent');
+  for (const w of id.warnings) log.warn(w);
+  if (!cfg.broker) log.warn('no broker in the config: sightings stay in the outbox');
+  return { cfg, agent: new Agent(cfg, pseudonymizerFor(id), log) };
+}
+
+async function replay(file: string, flags: { config: string; speed: string; drainSeconds: string; json?: boolean }): Promise<void> {
+  if (flags.speed !== 'max' && flags.speed !== 'realtime') throw new InputError(`--speed must be max or realtime, not ${JSON.stringify(flags.speed)}`);
+  const drainMs = Number(flags.drainSeconds) * 1000;
+  if (!Number.isFinite(drainMs) || drainMs < 0) throw new InputError('--drain-seconds must be a number of seconds');
+  const { agent } = setup(flags.config);
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  agent.start();
+  let read;
+  try {
+    read = await agent.replay(file, flags.speed, ac.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const drained = agent.publisher ? await agent.publisher.drain(drainMs) : false;
+  const left = agent.outbox.stats();
+  const summary = {
+    frames: agent.pipeline.counters.frames,
+    malformed: agent.pipeline.counters.malformed,
+    optedOut: agent.pipeline.counters.optedOut,
+    ...agent.counters,
+    published: agent.publisher?.published ?? 0,
+    outbox: { rows: left.rows, dropped: left.dropped },
+    drained,
+    interrupted: ac.signal.aborted,
+    truncated: read.truncated !== null,
+  };
+  await agent.stop(Math.min(drainMs, 5000));
+  if (flags.json) printJson(summary);
+  else printLine(`replayed ${summary.frames} frames: ${summary.windows} windows, ${summary.sightings} sightings in ${summary.batches} batches; ${summary.published} published, ${summary.outbox.rows} left in the outbox`);
+  if (agent.publisher && !drained) throw new CheckError(`the broker did not acknowledge everything within ${flags.drainSeconds} s (${agent.publisher.lastError ?? 'no connection'}); the rest stays in the outbox`);
+}
+
+async function runAgent(configPath: string): Promise<void> {
+  const { cfg, agent } = setup(configPath);
+  const log = createLogger('omniloop-agent');
+  const captures: LiveCapture[] = [];
+  let hopper: ChannelHopper | null = null;
+  if (cfg.capture.wifi) {
+    hopper = new ChannelHopper(cfg.capture.wifi.interface, cfg.capture.wifi.channels, cfg.capture.wifi.dwellMs);
+    captures.push(await openLiveCapture({ iface: cfg.capture.wifi.interface, kind: 'wifi' }, agent.pipeline.onRecord));
+  }
+  if (cfg.capture.ble) captures.push(await openLiveCapture({ iface: cfg.capture.ble.interface, kind: 'ble' }, agent.pipeline.onRecord));
+  if (captures.length === 0) throw new InputError('the config names no capture interface (capture.wifi.interface or capture.ble.interface)');
+  agent.start();
+  hopper?.on('refused', (ch, why) => log.warn({ channel: ch, why }, 'channel refused; skipping it'));
+  await hopper?.start();
+  const tick = setInterval(() => agent.flushWindows(Date.now()), 1000);
+  log.info({ interfaces: captures.map((c) => c.iface) }, 'agent running');
+  await new Promise<void>((resolve, reject) => {
+    hopper?.on('error', reject);
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  }).finally(async () => {
+    clearInterval(tick);
+    hopper?.stop();
+    for (const c of captures) c.close();
+    await agent.stop();
+    log.info('agent stopped');
+  });
+}
