@@ -1,0 +1,82 @@
+/** A real Mosquitto on a free port of our own, for tests that need to stop, restart or lock it down. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export class Mosquitto {
+  private proc: ChildProcess | null = null;
+  readonly dir = mkdtempSync(join(tmpdir(), 'omniloop-mosq-'));
+  constructor(
+    readonly port: number,
+    private readonly users?: Record<string, string>,
+  ) {}
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const conf = join(this.dir, 'mosquitto.conf');
+    let text = `listener ${this.port} 127.0.0.1\npersistence false\n`;
+    if (this.users) {
+      const pw = join(this.dir, 'passwd');
+      writeFileSync(pw, '');
+      for (const [u, p] of Object.entries(this.users)) spawnSync('mosquitto_passwd', ['-b', pw, u, p]);
+      text += `allow_anonymous false\npassword_file ${pw}\n`;
+    } else text += 'allow_anonymous true\n';
+    writeFileSync(conf, text);
+    this.proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (await canConnect(this.port)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('mosquitto did not start');
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+    this.proc = null;
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Collects every message under a topic filter (QoS 1, persistent session so nothing is missed across broker restarts of ours). */
+export async function collect(url: string, filter = 'omniloop/v1/#', auth: { username?: string; password?: string } = {}) {
+  const messages: { topic: string; payload: string; retain: boolean }[] = [];
+  const client = mqtt.connect(url, { ...auth, reconnectPeriod: 100, clientId: `collector-${Math.random().toString(16).slice(2)}` });
+  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => client.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+    client.once('error', reject);
+  });
+  return { messages, client, close: () => new Promise<void>((r) => client.end(true, {}, () => r())) };
+}

@@ -1,0 +1,143 @@
+/** Sighting windows and the SQLite outbox, without a broker. */
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SightingAggregator } from '../agents/aggregate/sightings.js';
+import { AddressClass, newObservation, Source, type Observation } from '../agents/decode/observation.js';
+import { Outbox } from '../agents/outbox/outbox.js';
+import { StoreDayClock } from '../shared/identity/store-day.js';
+
+const clock = new StoreDayClock('Europe/Berlin');
+const beacons = { ibeacon: () => 'ib', eddystone: () => 'ed' };
+const dir = mkdtempSync(join(tmpdir(), 'omniloop-outbox-'));
+
+function obs(tsMs: number, mac: number, cls: AddressClass, rssi = -60, channel = 6): Observation {
+  const o = newObservation();
+  o.source = cls >= AddressClass.BlePublic ? Source.Ble : Source.Wifi;
+  o.tsMs = tsMs;
+  o.mac = mac;
+  o.addressClass = cls;
+  o.rssi = rssi;
+  o.channel = channel;
+  return o;
+}
+
+function add(agg: SightingAggregator, o: Observation, cid: string | null): void {
+  const d = clock.interval(o.tsMs);
+  agg.add(o, cid, d.day, d.startMs, d.endMs, beacons);
+}
+
+describe('sighting windows', () => {
+  it('folds frames per Consumer-ID and source, with first/last, count, RSSI and channels', () => {
+    const agg = new SightingAggregator(60_000, 0);
+    const t = Date.parse('2026-11-23T10:00:05Z');
+    add(agg, obs(t, 1, AddressClass.WifiGlobal, -70, 1), 'cid-a');
+    add(agg, obs(t + 1000, 1, AddressClass.WifiGlobal, -50, 6), 'cid-a');
+    add(agg, obs(t + 2000, 1, AddressClass.WifiGlobal, NaN, 6), 'cid-a');
+    add(agg, obs(t + 3000, 2, AddressClass.BlePublic, -80, 37), 'cid-a'); // same id, other source
+    add(agg, obs(t + 4000, 3, AddressClass.WifiRandomized), null);
+    add(agg, obs(t + 5000, 4, AddressClass.WifiRandomized), null);
+    add(agg, obs(t + 6000, 4, AddressClass.WifiRandomized), null);
+    expect(agg.takeClosed()).toEqual([]); // the window is still open
+    const [w] = agg.takeClosed(t + 120_000);
+    expect(w!.epoch).toBe('2026-11-23');
+    expect([w!.start, w!.end]).toEqual([Date.parse('2026-11-23T10:00:00Z'), Date.parse('2026-11-23T10:01:00Z')]);
+    expect(w!.sightings).toEqual([
+      { cid: 'cid-a', source: 'wifi', addressClass: 'global', first: t, last: t + 2000, frames: 3, rssiMax: -50, rssiMean: -60, channels: [1, 6] },
+      { cid: 'cid-a', source: 'ble', addressClass: 'public', first: t + 3000, last: t + 3000, frames: 1, rssiMax: -80, rssiMean: -80, channels: [37] },
+    ]);
+    expect(w!.ephemeral).toEqual([{ source: 'wifi', addressClass: 'randomized', devices: 2, frames: 3 }]);
+  });
+
+  it('never lets a window straddle the store-day: it is cut at local midnight', () => {
+    const agg = new SightingAggregator(3_600_000, 0); // hour windows; Berlin midnight is 23:00 UTC
+    const before = Date.parse('2026-11-23T22:59:30Z');
+    const after = Date.parse('2026-11-23T23:00:30Z');
+    add(agg, obs(before, 1, AddressClass.WifiGlobal), 'day1-id');
+    add(agg, obs(after, 1, AddressClass.WifiGlobal), 'day2-id');
+    const closed = agg.takeClosed(-Infinity, true);
+    expect(closed.map((w) => [w.epoch, new Date(w.start).toISOString(), new Date(w.end).toISOString(), w.sightings[0]!.cid])).toEqual([
+      ['2026-11-23', '2026-11-23T22:00:00.000Z', '2026-11-23T23:00:00.000Z', 'day1-id'],
+      ['2026-11-24', '2026-11-23T23:00:00.000Z', '2026-11-24T00:00:00.000Z', 'day2-id'],
+    ]);
+  });
+
+  it('closes windows by the data clock plus the allowed lateness', () => {
+    const agg = new SightingAggregator(60_000, 5_000);
+    const t = Date.parse('2026-11-23T10:00:00Z');
+    add(agg, obs(t + 10, 1, AddressClass.WifiGlobal), 'a');
+    add(agg, obs(t + 64_000, 1, AddressClass.WifiGlobal), 'a'); // 4 s past the first window's end
+    expect(agg.takeClosed()).toHaveLength(0);
+    add(agg, obs(t + 2_000, 1, AddressClass.WifiGlobal), 'a'); // late, still counted in the first window
+    add(agg, obs(t + 66_000, 1, AddressClass.WifiGlobal), 'a');
+    const closed = agg.takeClosed();
+    expect(closed).toHaveLength(1);
+    expect(closed[0]!.sightings[0]!.frames).toBe(2);
+    expect(agg.openWindows).toBe(1);
+  });
+
+  it('gives a private address that advertises a beacon the beacon identity', () => {
+    const agg = new SightingAggregator(60_000, 0);
+    const o = obs(Date.parse('2026-11-23T10:00:00Z'), 9, AddressClass.BleRpa);
+    o.ibeaconUuidOff = 0;
+    add(agg, o, null);
+    const [w] = agg.takeClosed(-Infinity, true);
+    expect(w!.sightings[0]).toMatchObject({ cid: 'ib', addressClass: 'rpa', beacon: { type: 'ibeacon', cid: 'ib' } });
+    expect(w!.ephemeral).toEqual([]);
+  });
+});
+
+describe('outbox', () => {
+  it('keeps rows across reopen, oldest first, with a stable instance id and increasing sequence', () => {
+    const path = join(dir, 'a.db');
+    const ob = new Outbox(path);
+    expect(ob.append('sightings', '2026-11-23', ['{"a":1}', '{"a":2}'])).toEqual([1, 2]);
+    const instance = ob.instance;
+    ob.close();
+    const again = new Outbox(path);
+    expect(again.instance).toBe(instance);
+    expect(again.peek(10).map((r) => [r.seq, r.body])).toEqual([
+      [1, '{"a":1}'],
+      [2, '{"a":2}'],
+    ]);
+    again.delete(1);
+    again.delete(1); // a late duplicate ack
+    expect(again.append('sightings', '2026-11-23', ['{"a":3}'])).toEqual([3]); // never reused, even after deletes
+    expect(again.peek(10, 2).map((r) => r.seq)).toEqual([3]);
+    expect(again.stats()).toMatchObject({ rows: 2, dropped: 0, nextSeq: 4 });
+    again.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    db.close();
+  });
+
+  it('drops the oldest rows past its row, byte and age limits, and counts them', () => {
+    const ob = new Outbox(join(dir, 'b.db'), { maxRows: 3, maxBytes: 1000, maxAgeMs: 60_000 });
+    const now = Date.now();
+    for (let i = 1; i <= 5; i++) ob.append('sightings', 'd', [`{"i":${i}}`], now);
+    expect(ob.peek(10).map((r) => r.body)).toEqual(['{"i":3}', '{"i":4}', '{"i":5}']);
+    expect(ob.stats().dropped).toBe(2);
+    ob.append('sightings', 'd', ['{"big":"' + 'x'.repeat(900) + '"}'], now);
+    expect(ob.stats().bytes).toBeLessThanOrEqual(1000);
+    expect(ob.peek(10).at(-1)!.body).toMatch(/big/);
+    ob.append('sightings', 'd', ['{"late":1}'], now + 120_000); // everything before is now too old
+    expect(ob.peek(10).map((r) => r.body)).toEqual(['{"late":1}']);
+    expect(ob.stats().dropped).toBe(6);
+    expect(ob.purge()).toBe(1);
+    expect(ob.stats()).toMatchObject({ rows: 0, dropped: 7 });
+    ob.close();
+  });
+
+  it('refuses a file that is not an outbox, and a newer schema, with a clear error', () => {
+    const path = join(dir, 'newer.db');
+    const db = new Database(path);
+    db.pragma('user_version = 99');
+    db.close();
+    expect(() => new Outbox(path)).toThrow(/schema 99 is newer/);
+    expect(() => new Outbox(join(dir, 'no', 'such', 'dir', 'x.db'))).toThrow(/cannot open the outbox/);
+    expect(statSync(path).size).toBeGreaterThan(0);
+  });
+});
