@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 
@@ -31,7 +31,11 @@ export class Mosquitto {
 
   async start(): Promise<void> {
     const conf = join(this.dir, 'mosquitto.conf');
-    let text = `listener ${this.port} 127.0.0.1\npersistence false\n`;
+    // Persistence (saved on a clean stop) keeps the collectors' sessions and queued messages across a
+    // restart, as a production broker does.
+    // Run as whoever runs the tests: as root, mosquitto would otherwise switch to its own user and
+    // lose access to our private temporary folder.
+    let text = `user ${userInfo().username}\nlistener ${this.port} 127.0.0.1\npersistence true\npersistence_location ${this.dir}/\n`;
     if (this.users) {
       const pw = join(this.dir, 'passwd');
       writeFileSync(pw, '');
@@ -47,12 +51,13 @@ export class Mosquitto {
     throw new Error('mosquitto did not start');
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM: a clean stop that saves sessions; SIGKILL: a crash. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
-      p.kill('SIGKILL');
+      p.kill(signal);
     });
     this.proc = null;
   }
@@ -72,11 +77,54 @@ function canConnect(port: number): Promise<boolean> {
 /** Collects every message under a topic filter (QoS 1, persistent session so nothing is missed across broker restarts of ours). */
 export async function collect(url: string, filter = 'omniloop/v1/#', auth: { username?: string; password?: string } = {}) {
   const messages: { topic: string; payload: string; retain: boolean }[] = [];
-  const client = mqtt.connect(url, { ...auth, reconnectPeriod: 100, clientId: `collector-${Math.random().toString(16).slice(2)}` });
+  const client = mqtt.connect(url, { ...auth, reconnectPeriod: 100, clean: false, clientId: `collector-${Math.random().toString(16).slice(2)}` });
   client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => client.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
     client.once('error', reject);
   });
   return { messages, client, close: () => new Promise<void>((r) => client.end(true, {}, () => r())) };
+}
+
+/**
+ * A TCP relay between an agent and the broker that can be cut and restored: an outage of the link
+ * (WAN down, broker unreachable) without the broker itself forgetting anything.
+ */
+export class Relay {
+  private server: import('node:net').Server | null = null;
+  private readonly sockets = new Set<import('node:net').Socket>();
+  constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
