@@ -31,7 +31,8 @@ const seenLogs: string[] = [];
 
 function config(name: string, extra = ''): string {
   const path = join(dir, `${name}.yaml`);
-  writeFileSync(path, `tenant: acme\nstore: berlin-1\nagent: ${name}\ntimezone: Europe/Berlin\nkeyFile: acme.key\noutbox:\n  path: ${name}.db\n${extra}`);
+  // status.port 0: no status endpoint, so agents of parallel tests never fight over a port.
+  writeFileSync(path, `tenant: acme\nstore: berlin-1\nagent: ${name}\ntimezone: Europe/Berlin\nkeyFile: acme.key\nstatus:\n  port: 0\noutbox:\n  path: ${name}.db\n${extra}`);
   return path;
 }
 
@@ -179,7 +180,7 @@ describe('failures', () => {
 
   it('drops the oldest batches when the outbox is full, counts them, and keeps going', () => {
     const cfg = join(dir, 'ap-5.yaml');
-    writeFileSync(cfg, `tenant: acme\nstore: berlin-1\nagent: ap-5\ntimezone: Europe/Berlin\nkeyFile: acme.key\noutbox:\n  path: ap-5.db\n  maxRows: 10\n`);
+    writeFileSync(cfg, `tenant: acme\nstore: berlin-1\nagent: ap-5\ntimezone: Europe/Berlin\nkeyFile: acme.key\nstatus:\n  port: 0\noutbox:\n  path: ap-5.db\n  maxRows: 10\n`);
     const r = runCli(['agent', 'replay', capture, '--config', cfg, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ batches: truthBatches, outbox: { rows: 10, dropped: truthBatches - 10 } });
@@ -209,6 +210,47 @@ describe('failures', () => {
     await own.stop();
   });
 
+  it('serves /healthz, /status and /metrics, and on SIGTERM flushes, publishes and exits cleanly', async () => {
+    const own = new Mosquitto(await freePort());
+    await own.start();
+    const port = await freePort();
+    const cfg = config('ap-7', brokerBlock(own.url));
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('status:\n  port: 0', `status:\n  port: ${port}`));
+    const sub = await collect(own.url);
+    const child = spawn(process.execPath, [CLI, 'agent', 'replay', capture, '--config', cfg, '--speed', 'realtime', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let log = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (log += d));
+    let healthy = false;
+    for (let i = 0; i < 100 && !healthy; i++) {
+      healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      if (!healthy) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(healthy).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500)); // some frames at the recorded pace
+    const status = JSON.parse(runCli(['status', '--port', String(port), '--json']).stdout);
+    expect(status).toMatchObject({ tenant: 'acme', store: 'berlin-1', agent: 'ap-7', broker: { connected: true } });
+    expect(status.frames).toBeGreaterThan(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/^omniloop_frames_total \d+/m);
+    expect(metrics).toMatch(/^omniloop_outbox_rows \d+/m);
+    expect(metrics).toMatch(/omniloop_publish_latency_seconds_bucket/);
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code, log).toBe(0);
+    seenLogs.push(log);
+    const summary = JSON.parse(out);
+    expect(summary).toMatchObject({ interrupted: true, drained: true, outbox: { rows: 0 } });
+    expect(summary.frames).toBeLessThan(40_000);
+    expect(summary.published).toBe(summary.batches);
+    await new Promise((r) => setTimeout(r, 300));
+    await sub.close();
+    await own.stop();
+    expectAllBatchesOnce(sub.messages, summary.batches);
+    expect(runCli(['status', '--port', String(port)]).code).toBe(1); // gone
+  });
+
   it('has put no raw address in any outbox file, log line or MQTT payload', () => {
     const macs = new Set<string>();
     const o = newObservation();
@@ -220,7 +262,7 @@ describe('failures', () => {
     const text = (seenPayloads.join('\n') + seenLogs.join('\n')).toLowerCase();
     expect(seenPayloads.length).toBeGreaterThan(truthBatches);
     expect(forms.filter((f) => text.includes(f))).toEqual([]);
-    const files = ['reference', 'ap-1', 'ap-2', 'ap-3', 'ap-4', 'ap-5', 'ap-6'].flatMap((n) => [`${n}.db`, `${n}.db-wal`]).map((f) => join(dir, f));
+    const files = ['reference', 'ap-1', 'ap-2', 'ap-3', 'ap-4', 'ap-5', 'ap-6', 'ap-7'].flatMap((n) => [`${n}.db`, `${n}.db-wal`]).map((f) => join(dir, f));
     const bytes = files.flatMap((f) => {
       try {
         return [readFileSync(f)];

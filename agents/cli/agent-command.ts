@@ -11,6 +11,7 @@ import { ChannelHopper } from '../capture/channel-hopper.js';
 import { loadAgentConfig, type AgentConfig } from '../config/agent-config.js';
 import { Outbox } from '../outbox/outbox.js';
 import { Agent } from '../runtime/agent.js';
+import { StatusServer } from '../runtime/status-server.js';
 import { pseudonymizerFor, resolveIdentity } from './identity-options.js';
 
 export function registerAgentProcessCommands(program: Command): void {
@@ -79,7 +80,8 @@ async function replay(file: string, flags: { config: string; speed: string; drai
   if (flags.speed !== 'max' && flags.speed !== 'realtime') throw new InputError(`--speed must be max or realtime, not ${JSON.stringify(flags.speed)}`);
   const drainMs = Number(flags.drainSeconds) * 1000;
   if (!Number.isFinite(drainMs) || drainMs < 0) throw new InputError('--drain-seconds must be a number of seconds');
-  const { agent } = setup(flags.config);
+  const { cfg, agent } = setup(flags.config);
+  const status = await startStatus(agent, cfg);
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   process.once('SIGINT', onSignal);
@@ -106,6 +108,7 @@ async function replay(file: string, flags: { config: string; speed: string; drai
     truncated: read.truncated !== null,
   };
   await agent.stop(Math.min(drainMs, 5000));
+  await status?.stop();
   if (flags.json) printJson(summary);
   else printLine(`replayed ${summary.frames} frames: ${summary.windows} windows, ${summary.sightings} sightings in ${summary.batches} batches; ${summary.published} published, ${summary.outbox.rows} left in the outbox`);
   if (agent.publisher && !drained) throw new CheckError(`the broker did not acknowledge everything within ${flags.drainSeconds} s (${agent.publisher.lastError ?? 'no connection'}); the rest stays in the outbox`);
@@ -122,6 +125,7 @@ async function runAgent(configPath: string): Promise<void> {
   }
   if (cfg.capture.ble) captures.push(await openLiveCapture({ iface: cfg.capture.ble.interface, kind: 'ble' }, agent.pipeline.onRecord));
   if (captures.length === 0) throw new InputError('the config names no capture interface (capture.wifi.interface or capture.ble.interface)');
+  const status = await startStatus(agent, cfg);
   agent.start();
   hopper?.on('refused', (ch, why) => log.warn({ channel: ch, why }, 'channel refused; skipping it'));
   await hopper?.start();
@@ -136,6 +140,43 @@ async function runAgent(configPath: string): Promise<void> {
     hopper?.stop();
     for (const c of captures) c.close();
     await agent.stop();
+    await status?.stop();
     log.info('agent stopped');
   });
+}
+
+/** The local status endpoint, unless the config turns it off (port 0); a taken port is a clear error. */
+async function startStatus(agent: Agent, cfg: AgentConfig): Promise<StatusServer | null> {
+  if (!cfg.status.port) return null;
+  const server = new StatusServer(agent, cfg.status.port);
+  try {
+    await server.start();
+  } catch (err) {
+    agent.outbox.close();
+    throw new CheckError(`cannot serve the status endpoint on 127.0.0.1:${cfg.status.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): another agent running? set status.port`);
+  }
+  return server;
+}
+
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description("a running agent's state from its local status endpoint")
+    .option('-c, --config <file>', 'agent config (YAML), for its status.port')
+    .option('--port <port>', 'status port (default 8787)')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { config?: string; port?: string; json?: boolean }) => {
+      const port = flags.port ? Number(flags.port) : flags.config ? loadAgentConfig(flags.config).status.port : 8787;
+      if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new InputError(`--port must be a TCP port, not ${JSON.stringify(flags.port)}`);
+      let body: Record<string, unknown>;
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(3000) });
+        body = (await res.json()) as Record<string, unknown>;
+      } catch (err) {
+        throw new CheckError(`no agent answers on 127.0.0.1:${port} (${(err as Error).message}): is it running? (systemctl status omniloop-agent)`);
+      }
+      if (flags.json) return printJson(body);
+      const flat = Object.entries(body).flatMap(([k, v]) => (v && typeof v === 'object' ? Object.entries(v).map(([k2, v2]) => [`${k}.${k2}`, String(v2)]) : [[k, String(v)]]));
+      printLine(formatTable(['', 'value'], flat));
+    });
 }

@@ -1,6 +1,6 @@
 /** The edge agent's commands (for technicians and store IT). */
 import type { Command } from 'commander';
-import { registerAgentProcessCommands } from './agent-command.js';
+import { registerAgentProcessCommands, registerStatusCommand } from './agent-command.js';
 import { registerCaptureCommands } from './capture-command.js';
 import { registerDecodeCommand } from './decode-command.js';
 import { registerWhoamiCommand } from './whoami-command.js';
@@ -10,4 +10,5 @@ export function registerAgentCommands(program: Command): void {
   registerWhoamiCommand(program);
   registerCaptureCommands(program);
   registerAgentProcessCommands(program);
+  registerStatusCommand(program);
 }

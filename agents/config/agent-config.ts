@@ -70,6 +70,10 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ path: 'outbox.db', maxRows: 100_000, maxMegabytes: 256, maxAgeHours: 168, batchSize: 500 }),
+    status: z
+      .object({ port: z.number().int().min(0).max(65535).default(8787) })
+      .strict()
+      .default({ port: 8787 }),
   })
   .strict();
 
@@ -85,6 +89,7 @@ const ENV_OVERRIDES: [string, string[], 'string' | 'number'][] = [
   ['OMNILOOP_BROKER_PASSWORD', ['broker', 'password'], 'string'],
   ['OMNILOOP_OUTBOX_PATH', ['outbox', 'path'], 'string'],
   ['OMNILOOP_WINDOW_SECONDS', ['windows', 'seconds'], 'number'],
+  ['OMNILOOP_STATUS_PORT', ['status', 'port'], 'number'],
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
