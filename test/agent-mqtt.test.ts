@@ -146,6 +146,32 @@ describe('failures', () => {
     generateCapture({ out: tiny, frames: 20, devices: 5, kind: 'wifi', seed: 9, hours: 0.001 });
   });
 
+  it('speaks MQTT 3.1.1 too', async () => {
+    const sub = await collect(broker.url, 'omniloop/v1/acme/berlin-1/ap-311/sightings');
+    const r = runCli(['agent', 'replay', tiny, '--config', config('ap-311', brokerBlock(broker.url, '  protocolVersion: 4\n')), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ batches: 1, published: 1 });
+    await new Promise((res) => setTimeout(res, 200));
+    await sub.close();
+    expect(batchesOf(sub.messages)).toHaveLength(1);
+  });
+
+  it('tells store IT what is wrong before anything starts', () => {
+    const cfg = config('ap-8', brokerBlock('http://nope'));
+    const r = runCli(['agent', 'replay', tiny, '--config', cfg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/broker\.url: must be a URL such as mqtts:/);
+    const noCapture = runCli(['agent', 'run', '--config', config('ap-9')]);
+    expect(noCapture.code).toBe(2);
+    expect(noCapture.stderr).toMatch(/names no capture interface/);
+    const lo = config('ap-10', 'capture:\n  wifi:\n    interface: lo\n');
+    const notMonitor = runCli(['agent', 'run', '--config', lo]);
+    expect(notMonitor.code).toBe(1);
+    expect(notMonitor.stderr).toMatch(/lo is not in monitor mode/);
+    expect(runCli(['agent', 'replay', tiny, '--config', cfg.replace('ap-8', 'nope')]).stderr).toMatch(/does not exist/);
+    expect(runCli(['agent', 'replay', tiny, '--config', config('ap-11'), '--speed', 'warp']).code).toBe(2);
+  });
+
   it('loses nothing when the agent is killed with SIGKILL while publishing', async () => {
     const own = new Mosquitto(await freePort());
     const cfg = config('ap-4', brokerBlock(own.url));

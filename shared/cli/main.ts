@@ -67,12 +67,11 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // Exit as soon as the command is done: a native handle left behind (libpcap's poller lingers for
+  // about a minute after a session on a non-monitor interface closes) must not hold the terminal.
+  // stdout and stderr are synchronous for files and pipes on Linux, so nothing written is lost.
   main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    () => {
-      process.exitCode = 70;
-    },
+    (code) => process.exit(code),
+    () => process.exit(70),
   );
 }
