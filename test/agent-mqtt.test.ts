@@ -16,8 +16,9 @@ import { macToString, newObservation } from '../agents/decode/observation.js';
 import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
 import { Agent } from '../agents/runtime/agent.js';
 import { createLogger } from '../shared/log.js';
+import { startEmbeddedBroker } from '../shared/broker/embedded-broker.js';
 import { generateCapture } from '../scripts/gen-capture.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { CLI, runCli, runCliAsync } from './helpers/cli.js';
 import { Mosquitto, Relay, collect, freePort } from './helpers/mosquitto.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-agent-'));
@@ -154,6 +155,18 @@ describe('failures', () => {
     await new Promise((res) => setTimeout(res, 200));
     await sub.close();
     expect(batchesOf(sub.messages)).toHaveLength(1);
+  });
+
+  it('publishes to the embedded aedes broker as well', async () => {
+    const embedded = await startEmbeddedBroker();
+    const sub = await collect(embedded.url, 'omniloop/v1/#');
+    const r = await runCliAsync(['agent', 'replay', capture, '--config', config('ap-aedes', brokerBlock(embedded.url, '  protocolVersion: 4\n')), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ batches: truthBatches, published: truthBatches, drained: true });
+    await new Promise((res) => setTimeout(res, 300));
+    await sub.close();
+    await embedded.close();
+    expectAllBatchesOnce(sub.messages, truthBatches);
   });
 
   it('tells store IT what is wrong before anything starts', () => {
