@@ -19,7 +19,7 @@ import { createLogger } from '../shared/log.js';
 import { startEmbeddedBroker } from '../shared/broker/embedded-broker.js';
 import { generateCapture } from '../scripts/gen-capture.js';
 import { CLI, runCli, runCliAsync } from './helpers/cli.js';
-import { Mosquitto, Relay, collect, freePort } from './helpers/mosquitto.js';
+import { Mosquitto, Relay, collect, freePort, makeCertificates } from './helpers/mosquitto.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-agent-'));
 const capture = join(dir, 'store.pcapng');
@@ -167,6 +167,23 @@ describe('failures', () => {
     await sub.close();
     await embedded.close();
     expectAllBatchesOnce(sub.messages, truthBatches);
+  });
+
+  it('connects over TLS with a client certificate, and not without one', async () => {
+    const certs = makeCertificates(mkdtempSync(join(tmpdir(), 'omniloop-tls-')));
+    const own = new Mosquitto(await freePort(), undefined, { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey, requireCertificate: true });
+    await own.start();
+    const tlsBlock = `  caFile: ${certs.ca}\n  certFile: ${certs.clientCert}\n  keyFile: ${certs.clientKey}\n`;
+    const ok = runCli(['agent', 'replay', tiny, '--config', config('ap-tls', brokerBlock(own.url, tlsBlock)), '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ batches: 1, published: 1, drained: true });
+    const noCert = runCli(['agent', 'replay', tiny, '--config', config('ap-tls2', brokerBlock(own.url, `  caFile: ${certs.ca}\n`)), '--drain-seconds', '2']);
+    expect(noCert.code).toBe(1);
+    expect(JSON.parse(runCli(['buffer', 'stats', '--config', join(dir, 'ap-tls2.yaml'), '--json']).stdout).rows).toBe(1);
+    const missing = runCli(['agent', 'replay', tiny, '--config', config('ap-tls3', brokerBlock(own.url, `  caFile: ${join(dir, 'missing.pem')}\n`))]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read broker\.caFile .*missing\.pem \(ENOENT\)/);
+    await own.stop();
   });
 
   it('tells store IT what is wrong before anything starts', () => {

@@ -23,10 +23,12 @@ export class Mosquitto {
   constructor(
     readonly port: number,
     private readonly users?: Record<string, string>,
+    /** TLS listener with these files; client certificates required when `requireCertificate`. */
+    private readonly tls?: { ca: string; cert: string; key: string; requireCertificate: boolean },
   ) {}
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -36,6 +38,7 @@ export class Mosquitto {
     // Run as whoever runs the tests: as root, mosquitto would otherwise switch to its own user and
     // lose access to our private temporary folder.
     let text = `user ${userInfo().username}\nlistener ${this.port} 127.0.0.1\npersistence true\npersistence_location ${this.dir}/\n`;
+    if (this.tls) text += `cafile ${this.tls.ca}\ncertfile ${this.tls.cert}\nkeyfile ${this.tls.key}\nrequire_certificate ${this.tls.requireCertificate}\n`;
     if (this.users) {
       const pw = join(this.dir, 'passwd');
       writeFileSync(pw, '');
@@ -127,4 +130,20 @@ export class Relay {
     this.server = null;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** A throwaway CA with a server certificate for 127.0.0.1 and a client certificate (openssl). */
+export function makeCertificates(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+  const f = (n: string) => join(dir, n);
+  const ssl = (...args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=omniloop test CA', '-keyout', f('ca.key'), '-out', f('ca.pem'));
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const who of ['server', 'client']) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${who === 'server' ? '127.0.0.1' : 'ap-tls'}`, '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`));
+    ssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-out', f(`${who}.pem`), ...(who === 'server' ? ['-extfile', f('san.ext')] : []));
+  }
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
 }
