@@ -12,6 +12,23 @@ import { isValidTimeZone } from '../../shared/identity/store-day.js';
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const id = (what: string) => z.string().regex(idPattern, `${what} must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit (it becomes part of MQTT topics)`);
 
+/** How to reach the broker: shared by the agent's and the cloud's config files. */
+export const brokerSchema = z
+  .object({
+    url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'must be a URL such as mqtts://broker.example.com:8883'),
+    clientId: z.string().min(1).max(128).optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    caFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    rejectUnauthorized: z.boolean().default(true),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+    maxInFlight: z.number().int().min(1).max(1000).default(16),
+  })
+  .strict();
+
 const channelList = z.array(z.number().int().positive()).min(1, 'list at least one channel');
 
 export const agentConfigSchema = z
@@ -37,22 +54,7 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({}),
-    broker: z
-      .object({
-        url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'must be a URL such as mqtts://broker.example.com:8883'),
-        clientId: z.string().min(1).max(128).optional(),
-        username: z.string().min(1).optional(),
-        password: z.string().min(1).optional(),
-        passwordFile: z.string().min(1).optional(),
-        caFile: z.string().min(1).optional(),
-        certFile: z.string().min(1).optional(),
-        keyFile: z.string().min(1).optional(),
-        rejectUnauthorized: z.boolean().default(true),
-        protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
-        maxInFlight: z.number().int().min(1).max(1000).default(16),
-      })
-      .strict()
-      .optional(),
+    broker: brokerSchema.optional(),
     windows: z
       .object({
         seconds: z.number().int().min(5).max(3600).default(60),

@@ -11,6 +11,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKeyCommands } from './key-command.js';
 import { registerAgentCommands } from '../../agents/cli/register.js';
+import { registerCloudCommands } from '../../cloud/cli/register.js';
 
 export function buildProgram(): Command {
   const program = new Command('omniloop')
@@ -25,6 +26,8 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   program.commandsGroup('Edge agent and on-site diagnostics (technicians):');
   registerAgentCommands(program);
+  program.commandsGroup('HQ:');
+  registerCloudCommands(program);
   // Every subcommand: usage errors exit 2 instead of commander's 1, and nothing calls process.exit behind our back.
   const harden = (cmd: Command): void => {
     cmd.exitOverride().showHelpAfterError('(run with --help for usage)');

@@ -1,0 +1,35 @@
+/** HQ's config file (YAML): the broker to consume from, the shared-subscription group, the database. */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { InputError } from '../../shared/errors.js';
+import { brokerSchema, formatIssues } from '../../agents/config/agent-config.js';
+
+export const cloudConfigSchema = z
+  .object({
+    broker: brokerSchema,
+    /** Consumers with the same group split the stream between them. */
+    group: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'group must be 1-64 characters of a-z, 0-9, _ and -').default('omniloop-cloud'),
+    database: z.object({ sqlite: z.string().min(1) }).strict().default({ sqlite: 'cloud.db' }),
+  })
+  .strict();
+
+export type CloudConfig = z.infer<typeof cloudConfigSchema>;
+
+export function loadCloudConfig(path: string): CloudConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `config file ${path} does not exist` : `config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = cloudConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new InputError(`config file ${path}: ${formatIssues(parsed.error)}`);
+  const cfg = parsed.data;
+  const base = dirname(resolve(path));
+  cfg.database.sqlite = resolve(base, cfg.database.sqlite);
+  for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
+  return cfg;
+}

@@ -1,0 +1,45 @@
+/** What the cloud keeps, independent of the database behind it (SQLite embedded, PostgreSQL in production). */
+import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
+
+export type IngestOutcome = 'stored' | 'duplicate';
+
+export interface AgentRow {
+  tenant: string;
+  store: string;
+  agent: string;
+  state: string;
+  lastSeenMs: number;
+  status: Record<string, unknown>;
+}
+
+export interface CloudStats {
+  batches: number;
+  sightings: number;
+  duplicates: number;
+  deadLetters: number;
+  consumerIds: number;
+  stores: number;
+  agents: number;
+}
+
+export interface DeadLetter {
+  id: number;
+  topic: string;
+  reason: string;
+  payload: string;
+  bytes: number;
+  receivedMs: number;
+}
+
+export interface CloudStore {
+  /** One batch in one transaction; a batch id seen before changes nothing and says 'duplicate'. */
+  ingestSightings(batch: SightingsBatch, receivedMs: number): IngestOutcome;
+  /** Parks a message that failed validation, with the reason (payload redacted and cut). */
+  deadLetter(topic: string, reason: string, payload: string, receivedMs: number): void;
+  /** The retained status / periodic metrics of an agent. */
+  upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): void;
+  stats(): CloudStats;
+  agents(): AgentRow[];
+  deadLetters(limit: number): DeadLetter[];
+  close(): void;
+}

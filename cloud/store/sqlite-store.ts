@@ -1,0 +1,124 @@
+/**
+ * The embedded cloud store: SQLite (better-sqlite3, WAL), safe for several consumer processes on one
+ * file. Idempotent by batch id: a redelivered or duplicated batch inserts nothing.
+ */
+import Database from 'better-sqlite3';
+import { InputError } from '../../shared/errors.js';
+import { redact } from '../../shared/wire/redact.js';
+import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
+import type { AgentRow, CloudStats, CloudStore, DeadLetter, IngestOutcome } from './cloud-store.js';
+
+const DEAD_LETTER_KEEP = 4096;
+
+const MIGRATIONS = [
+  `CREATE TABLE batches (batch_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL,
+     seq INTEGER NOT NULL, epoch TEXT NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
+     sightings INTEGER NOT NULL, received_ms INTEGER NOT NULL);
+   CREATE TABLE sightings (id INTEGER PRIMARY KEY, batch_id TEXT NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL,
+     agent TEXT NOT NULL, epoch TEXT NOT NULL, cid TEXT NOT NULL, source TEXT NOT NULL, address_class TEXT NOT NULL,
+     first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, frames INTEGER NOT NULL, rssi_max REAL, rssi_mean REAL,
+     beacon_type TEXT, beacon_cid TEXT);
+   CREATE INDEX sightings_by_cid ON sightings (tenant, epoch, cid);
+   CREATE INDEX sightings_by_store ON sightings (tenant, store, epoch, first_ms);
+   CREATE TABLE ephemeral (batch_id TEXT NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL, epoch TEXT NOT NULL,
+     window_start INTEGER NOT NULL, source TEXT NOT NULL, address_class TEXT NOT NULL, devices INTEGER NOT NULL, frames INTEGER NOT NULL);
+   CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT NOT NULL,
+     bytes INTEGER NOT NULL, received_ms INTEGER NOT NULL);
+   CREATE TABLE agents (tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
+     status TEXT NOT NULL, last_seen_ms INTEGER NOT NULL, PRIMARY KEY (tenant, store, agent));
+   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+];
+
+export class SqliteCloudStore implements CloudStore {
+  private readonly db: Database.Database;
+  private readonly insertBatch: Database.Statement;
+  private readonly insertSighting: Database.Statement;
+  private readonly insertEphemeral: Database.Statement;
+  private readonly bump: Database.Statement;
+  private readonly ingestTx: Database.Transaction<(b: SightingsBatch, ms: number) => IngestOutcome>;
+
+  constructor(readonly path: string) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('busy_timeout = 10000');
+      this.migrate();
+    } catch (err) {
+      throw new InputError(`cannot open the cloud database ${path}: ${(err as Error).message}`);
+    }
+    const db = this.db;
+    this.insertBatch = db.prepare('INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertSighting = db.prepare(
+      'INSERT INTO sightings (batch_id, tenant, store, agent, epoch, cid, source, address_class, first_ms, last_ms, frames, rssi_max, rssi_mean, beacon_type, beacon_cid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertEphemeral = db.prepare('INSERT INTO ephemeral VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.bump = db.prepare('INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1');
+    this.ingestTx = db.transaction((b: SightingsBatch, ms: number): IngestOutcome => {
+      const w = b.window;
+      if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, ms).changes === 0) {
+        this.bump.run('duplicates');
+        return 'duplicate';
+      }
+      for (const s of b.sightings) {
+        this.insertSighting.run(b.batchId, b.tenant, b.store, b.agent, b.epoch, s.cid, s.source, s.addressClass, s.first, s.last, s.frames, s.rssiMax, s.rssiMean, s.beacon?.type ?? null, s.beacon?.cid ?? null);
+      }
+      for (const e of b.ephemeral) this.insertEphemeral.run(b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames);
+      return 'stored';
+    });
+  }
+
+  ingestSightings(batch: SightingsBatch, receivedMs: number): IngestOutcome {
+    return this.ingestTx.immediate(batch, receivedMs);
+  }
+
+  deadLetter(topic: string, reason: string, payload: string, receivedMs: number): void {
+    this.db.prepare('INSERT INTO dead_letters (topic, reason, payload, bytes, received_ms) VALUES (?, ?, ?, ?, ?)').run(redact(topic), reason, redact(payload.slice(0, DEAD_LETTER_KEEP)), Buffer.byteLength(payload), receivedMs);
+  }
+
+  upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): void {
+    // Metrics carry no state: they refresh what is known without changing online/offline.
+    this.db
+      .prepare(
+        `INSERT INTO agents VALUES (@tenant, @store, @agent, coalesce(@state, 'online'), @status, @ms)
+         ON CONFLICT(tenant, store, agent) DO UPDATE SET state = coalesce(@state, agents.state),
+           status = @status, last_seen_ms = max(agents.last_seen_ms, @ms)`,
+      )
+      .run({ tenant, store, agent, state, status: JSON.stringify(status), ms: receivedMs });
+  }
+
+  stats(): CloudStats {
+    const one = (sql: string) => Number((this.db.prepare(sql).get() as { n: number }).n);
+    return {
+      batches: one('SELECT count(*) AS n FROM batches'),
+      sightings: one('SELECT count(*) AS n FROM sightings'),
+      duplicates: one("SELECT coalesce(max(value), 0) AS n FROM counters WHERE name = 'duplicates'"),
+      deadLetters: one('SELECT count(*) AS n FROM dead_letters'),
+      consumerIds: one('SELECT count(*) AS n FROM (SELECT DISTINCT tenant, epoch, cid FROM sightings)'),
+      stores: one('SELECT count(*) AS n FROM (SELECT DISTINCT tenant, store FROM batches)'),
+      agents: one('SELECT count(*) AS n FROM agents'),
+    };
+  }
+
+  agents(): AgentRow[] {
+    return (this.db.prepare('SELECT tenant, store, agent, state, status, last_seen_ms AS lastSeenMs FROM agents ORDER BY tenant, store, agent').all() as (Omit<AgentRow, 'status'> & { status: string })[]).map((r) => ({ ...r, status: JSON.parse(r.status) }));
+  }
+
+  deadLetters(limit: number): DeadLetter[] {
+    return this.db.prepare('SELECT id, topic, reason, payload, bytes, received_ms AS receivedMs FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as DeadLetter[];
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) throw new Error(`schema ${version} is newer than this omniloop understands`);
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Validation of what arrives over MQTT (contract v1): every field typed and bounded, so one bad or
+ * hostile message is parked with a reason instead of reaching the store. Shared so the agent's tests
+ * can check what it sends against the same rules the cloud applies.
+ */
+import { z } from 'zod';
+import { SIGHTINGS_SCHEMA } from './batch.js';
+
+/** Larger payloads are refused before parsing. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/);
+const cid = z.string().regex(/^[0-9a-f]{32}$/, 'a Consumer-ID is 32 lowercase hex characters');
+const ms = z.number().int().min(946_684_800_000).max(4_102_444_800_000); // 2000..2100
+const dbm = z.number().min(-130).max(20).nullable();
+
+export const sightingSchema = z
+  .object({
+    cid,
+    source: z.enum(['wifi', 'ble']),
+    addressClass: z.enum(['global', 'randomized', 'public', 'static', 'rpa', 'nrpa']),
+    first: ms,
+    last: ms,
+    frames: z.number().int().min(1).max(10_000_000),
+    rssiMax: dbm,
+    rssiMean: dbm,
+    channels: z.array(z.number().int().min(0).max(233)).max(64),
+    beacon: z.object({ type: z.enum(['ibeacon', 'eddystone']), cid }).strict().optional(),
+  })
+  .strict()
+  .refine((s) => s.last >= s.first, 'last before first');
+
+export const ephemeralSchema = z
+  .object({
+    source: z.enum(['wifi', 'ble']),
+    addressClass: z.enum(['global', 'randomized', 'public', 'static', 'rpa', 'nrpa']),
+    devices: z.number().int().min(0).max(10_000_000),
+    frames: z.number().int().min(0).max(100_000_000),
+  })
+  .strict();
+
+export const sightingsBatchSchema = z
+  .object({
+    schema: z.literal(SIGHTINGS_SCHEMA),
+    tenant: name,
+    store: name,
+    agent: name,
+    batchId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}:[0-9a-z]{1,36}:\d{1,15}$/),
+    seq: z.number().int().min(1),
+    epoch: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    window: z.object({ start: ms, end: ms, seconds: z.number().positive().max(86_400) }).strict(),
+    sightings: z.array(sightingSchema).max(10_000),
+    ephemeral: z.array(ephemeralSchema).max(64),
+  })
+  .strict()
+  .refine((b) => b.window.end > b.window.start, { message: 'window ends before it starts', path: ['window'] })
+  .refine((b) => b.batchId.startsWith(`${b.agent}:`) && b.batchId.endsWith(`:${b.seq}`), { message: 'batchId does not match agent and seq', path: ['batchId'] });
+
+export type SightingsBatch = z.infer<typeof sightingsBatchSchema>;
+export type WireSighting = z.infer<typeof sightingSchema>;
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Parses and validates one sightings message received on `topic`. */
+export function validateSightingsMessage(topic: string, payload: Buffer | string): Validated<SightingsBatch> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString());
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const parsed = sightingsBatchSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    return { ok: false, reason: `schema: ${i.path.join('.') || '(message)'}: ${i.message}${parsed.error.issues.length > 1 ? ` (+${parsed.error.issues.length - 1} more)` : ''}` };
+  }
+  const b = parsed.data;
+  const parts = topic.split('/');
+  // omniloop/v1/<tenant>/<store>/<agent>/sightings: the topic must name the sender the payload names.
+  if (parts.length !== 6 || parts[2] !== b.tenant || parts[3] !== b.store || parts[4] !== b.agent) {
+    return { ok: false, reason: `topic ${topic} does not match the payload's ${b.tenant}/${b.store}/${b.agent}` };
+  }
+  return { ok: true, value: b };
+}
