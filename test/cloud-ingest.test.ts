@@ -187,5 +187,12 @@ describe('two consumers against a real broker', () => {
     expect(stats).toMatchObject({ batches: expectedBatches, sightings: expectedSightings, deadLetters: 2 });
     expect(stats.agentList.map((x: { store: string; state: string }) => `${x.store}:${x.state}`)).toEqual(['berlin-1:offline', 'paris-1:offline', 'rome-1:offline']);
     expect(runCli(['cloud', 'dead-letters', '--config', cfgPath]).stdout).toMatch(/not JSON/);
+    const foot = JSON.parse(runCli(['cloud', 'footfall', '--config', cfgPath, '--tenant', 'acme', '--day', '2026-11-23', '--json']).stdout);
+    expect(foot.stores.map((f: { store: string }) => f.store)).toEqual(stores);
+    for (const f of foot.stores) {
+      expect(f.uniqueVisitors).toBeGreaterThanOrEqual(5);
+      expect(f.crossStore).toBeGreaterThan(0); // one customer population, three stores
+    }
+    expect(runCli(['cloud', 'footfall', '--config', cfgPath, '--tenant', 'acme', '--day', '23.11.2026']).code).toBe(2);
   });
 });

@@ -5,6 +5,8 @@ import { formatTable, notice, printJson, printLine } from '../../shared/cli/outp
 import { loadCloudConfig } from '../config/cloud-config.js';
 import { Consumer } from '../ingest/consumer.js';
 import { SqliteCloudStore } from '../store/sqlite-store.js';
+import { buildVisits, storeDayFigures } from '../analytics/visits.js';
+import { InputError } from '../../shared/errors.js';
 
 export function registerCloudCommands(program: Command): void {
   const cloud = program.command('cloud').description("HQ's consumer of every store's stream");
@@ -40,6 +42,28 @@ export function registerCloudCommands(program: Command): void {
       if (flags.json) return printJson({ ...s, agentList: agents.map(({ status: _s, ...a }) => a) });
       printLine(formatTable(['', 'count'], Object.entries(s).map(([k, v]) => [k, v])));
       if (agents.length) printLine('\n' + formatTable(['tenant', 'store', 'agent', 'state', 'last seen'], agents.map((a) => [a.tenant, a.store, a.agent, a.state, new Date(a.lastSeenMs).toISOString()])));
+    });
+  cloud
+    .command('footfall')
+    .description("a store-day's visitors, passers-by, footfall per hour, dwell and cross-store visitors (k-anonymous)")
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .requiredOption('-d, --day <YYYY-MM-DD>', 'store-day')
+    .option('-s, --store <name>', 'one store (default: all)')
+    .option('-k, --k <n>', 'k-anonymity: counts of people below k are not shown', '5')
+    .option('--json', 'machine-readable output')
+    .action((flags: { config: string; tenant: string; day: string; store?: string; k: string; json?: boolean }) => {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(flags.day)) throw new InputError(`--day must be YYYY-MM-DD, not ${JSON.stringify(flags.day)}`);
+      const k = Number(flags.k);
+      if (!Number.isInteger(k) || k < 1) throw new InputError(`--k must be a whole number of at least 1, not ${JSON.stringify(flags.k)}`);
+      const store = new SqliteCloudStore(loadCloudConfig(flags.config).database.sqlite);
+      // Cross-store figures need every store of the day, even when one store is asked for.
+      const figures = storeDayFigures(buildVisits(store.sightingsOfDay(flags.tenant, flags.day)), k).filter((f) => !flags.store || f.store === flags.store);
+      store.close();
+      if (flags.json) return printJson({ tenant: flags.tenant, day: flags.day, k, stores: figures });
+      if (!figures.length) return notice(`no sightings for ${flags.tenant} on ${flags.day}`);
+      const show = (n: number | null) => (n === null ? `<${k}` : n);
+      printLine(formatTable(['store', 'visitors', 'passers-by', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
     });
   cloud
     .command('dead-letters')

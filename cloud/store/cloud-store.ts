@@ -1,5 +1,6 @@
 /** What the cloud keeps, independent of the database behind it (SQLite embedded, PostgreSQL in production). */
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
+import type { SightingRow } from '../analytics/visits.js';
 
 export type IngestOutcome = 'stored' | 'duplicate';
 
@@ -41,5 +42,7 @@ export interface CloudStore {
   stats(): CloudStats;
   agents(): AgentRow[];
   deadLetters(limit: number): DeadLetter[];
+  /** Every sighting of a tenant's store-day (optionally one store), for the analytics. */
+  sightingsOfDay(tenant: string, epoch: string, store?: string): SightingRow[];
   close(): void;
 }

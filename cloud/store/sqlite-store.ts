@@ -7,6 +7,7 @@ import { InputError } from '../../shared/errors.js';
 import { redact } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { AgentRow, CloudStats, CloudStore, DeadLetter, IngestOutcome } from './cloud-store.js';
+import type { SightingRow } from '../analytics/visits.js';
 
 const DEAD_LETTER_KEEP = 4096;
 
@@ -105,6 +106,12 @@ export class SqliteCloudStore implements CloudStore {
 
   deadLetters(limit: number): DeadLetter[] {
     return this.db.prepare('SELECT id, topic, reason, payload, bytes, received_ms AS receivedMs FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as DeadLetter[];
+  }
+
+  sightingsOfDay(tenant: string, epoch: string, store?: string): SightingRow[] {
+    const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax FROM sightings
+                 WHERE tenant = ? AND epoch = ?${store ? ' AND store = ?' : ''}`;
+    return this.db.prepare(sql).all(...(store ? [tenant, epoch, store] : [tenant, epoch])) as SightingRow[];
   }
 
   close(): void {

@@ -1,0 +1,137 @@
+/**
+ * Visits from sightings (pure). A device's sightings in one store on one store-day, in time order,
+ * form visits; a silence longer than `gapMs` closes one. A visit is a *visitor* when it lasted or came
+ * close enough to count (dwell or signal), else a *passer-by*. Every figure that counts people is
+ * suppressed below the k-anonymity threshold.
+ */
+
+export interface SightingRow {
+  store: string;
+  epoch: string;
+  cid: string;
+  first: number;
+  last: number;
+  frames: number;
+  rssiMax: number | null;
+}
+
+export interface Visit {
+  store: string;
+  epoch: string;
+  cid: string;
+  start: number;
+  end: number;
+  frames: number;
+  rssiMax: number | null;
+  visitor: boolean;
+}
+
+export interface VisitRules {
+  /** A silence longer than this ends a visit. */
+  gapMs: number;
+  /** A visit this long is a visitor... */
+  visitorMinDwellMs: number;
+  /** ...and so is one this close (strongest signal at least this many dBm). */
+  visitorMinRssi: number;
+}
+
+export const DEFAULT_RULES: VisitRules = { gapMs: 10 * 60_000, visitorMinDwellMs: 3 * 60_000, visitorMinRssi: -65 };
+
+export function buildVisits(rows: SightingRow[], rules: VisitRules = DEFAULT_RULES): Visit[] {
+  const byDevice = new Map<string, SightingRow[]>();
+  for (const r of rows) {
+    const k = `${r.store}|${r.epoch}|${r.cid}`;
+    let list = byDevice.get(k);
+    if (!list) byDevice.set(k, (list = []));
+    list.push(r);
+  }
+  const visits: Visit[] = [];
+  for (const list of byDevice.values()) {
+    list.sort((a, b) => a.first - b.first);
+    let cur: Visit | null = null;
+    for (const r of list) {
+      if (cur && r.first - cur.end <= rules.gapMs) {
+        cur.end = Math.max(cur.end, r.last);
+        cur.frames += r.frames;
+        if (r.rssiMax !== null && (cur.rssiMax === null || r.rssiMax > cur.rssiMax)) cur.rssiMax = r.rssiMax;
+        continue;
+      }
+      if (cur) visits.push(cur);
+      cur = { store: r.store, epoch: r.epoch, cid: r.cid, start: r.first, end: r.last, frames: r.frames, rssiMax: r.rssiMax, visitor: false };
+    }
+    if (cur) visits.push(cur);
+  }
+  for (const v of visits) v.visitor = v.end - v.start >= rules.visitorMinDwellMs || (v.rssiMax !== null && v.rssiMax >= rules.visitorMinRssi);
+  return visits.sort((a, b) => a.start - b.start);
+}
+
+/** k-anonymity: a count of people below k is not shown (null), so nobody can be singled out. */
+export function suppress(n: number, k: number): number | null {
+  return n < k ? null : n;
+}
+
+export const DWELL_BUCKETS_MIN = [1, 5, 15, 30, 60] as const;
+
+export interface StoreDayFigures {
+  store: string;
+  epoch: string;
+  uniqueVisitors: number | null;
+  passersBy: number | null;
+  visits: number | null;
+  /** Unique visitors whose visit touched each UTC hour (0..23). */
+  footfallByHour: (number | null)[];
+  /** Visitors' visits by dwell: <1, 1-5, 5-15, 15-30, 30-60, >=60 minutes. */
+  dwellHistogram: (number | null)[];
+  medianDwellMinutes: number | null;
+  /** Devices also seen in another store of the tenant on the same store-day. */
+  crossStore: number | null;
+}
+
+export function storeDayFigures(visits: Visit[], k: number): StoreDayFigures[] {
+  const groups = new Map<string, Visit[]>();
+  const storesOf = new Map<string, Set<string>>(); // epoch|cid -> stores
+  for (const v of visits) {
+    const g = `${v.store}|${v.epoch}`;
+    let list = groups.get(g);
+    if (!list) groups.set(g, (list = []));
+    list.push(v);
+    const d = `${v.epoch}|${v.cid}`;
+    let s = storesOf.get(d);
+    if (!s) storesOf.set(d, (s = new Set()));
+    s.add(v.store);
+  }
+  const out: StoreDayFigures[] = [];
+  for (const [g, list] of groups) {
+    const [store, epoch] = g.split('|') as [string, string];
+    const visitors = list.filter((v) => v.visitor);
+    const people = new Set(visitors.map((v) => v.cid));
+    const passers = new Set(list.filter((v) => !v.visitor).map((v) => v.cid));
+    for (const c of people) passers.delete(c);
+    const hours = Array.from({ length: 24 }, () => new Set<string>());
+    for (const v of visitors) {
+      for (let h = new Date(v.start).getUTCHours(), end = new Date(v.end).getUTCHours(); ; h = (h + 1) % 24) {
+        hours[h]!.add(v.cid);
+        if (h === end) break;
+      }
+    }
+    const dwellMin = visitors.map((v) => (v.end - v.start) / 60_000).sort((a, b) => a - b);
+    const hist = Array.from({ length: DWELL_BUCKETS_MIN.length + 1 }, () => 0);
+    for (const m of dwellMin) {
+      const i = DWELL_BUCKETS_MIN.findIndex((b) => m < b);
+      hist[i === -1 ? DWELL_BUCKETS_MIN.length : i]!++;
+    }
+    const cross = [...people].filter((c) => (storesOf.get(`${epoch}|${c}`)?.size ?? 0) > 1).length;
+    out.push({
+      store,
+      epoch,
+      uniqueVisitors: suppress(people.size, k),
+      passersBy: suppress(passers.size, k),
+      visits: suppress(visitors.length, k),
+      footfallByHour: hours.map((h) => (h.size === 0 ? 0 : suppress(h.size, k))),
+      dwellHistogram: hist.map((n) => (n === 0 ? 0 : suppress(n, k))),
+      medianDwellMinutes: people.size >= k && dwellMin.length ? Math.round(dwellMin[Math.floor(dwellMin.length / 2)]! * 10) / 10 : null,
+      crossStore: cross === 0 ? 0 : suppress(cross, k),
+    });
+  }
+  return out.sort((a, b) => a.epoch.localeCompare(b.epoch) || a.store.localeCompare(b.store));
+}
