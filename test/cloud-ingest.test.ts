@@ -12,6 +12,8 @@ import { loadCloudConfig } from '../cloud/config/cloud-config.js';
 import { Consumer } from '../cloud/ingest/consumer.js';
 import { ingestMessage } from '../cloud/ingest/ingest.js';
 import { SqliteCloudStore } from '../cloud/store/sqlite-store.js';
+import { PostgresCloudStore } from '../cloud/store/postgres-store.js';
+import type { CloudStore } from '../cloud/store/cloud-store.js';
 import { createLogger } from '../shared/log.js';
 import { redact } from '../shared/wire/redact.js';
 import { generateCapture } from '../scripts/gen-capture.js';
@@ -19,6 +21,46 @@ import { runCli, runCliAsync } from './helpers/cli.js';
 import { Mosquitto, collect, freePort } from './helpers/mosquitto.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-cloud-'));
+const PG = process.env.OMNILOOP_TEST_PG ?? 'postgres://root@127.0.0.1:5432/test';
+let serial = 0;
+/** A fresh, uniquely named PostgreSQL schema per use, dropped at the end. */
+const pgSchemas: string[] = [];
+function pgSchema(name: string): string {
+  const s = `t_${name.replace(/[^a-z0-9]/g, '_')}_${process.pid}_${serial++}`;
+  pgSchemas.push(s);
+  return s;
+}
+
+interface Backend {
+  open(name: string): Promise<CloudStore>;
+  /** The `database:` block of a cloud config for the same database. */
+  yaml(name: string): string;
+}
+const schemaOf = new Map<string, string>();
+const BACKENDS: [string, Backend][] = [
+  ['sqlite', { open: async (name) => new SqliteCloudStore(join(dir, `${name}.db`)), yaml: (name) => `database:\n  sqlite: ${name}.db\n` }],
+  [
+    'postgres',
+    {
+      open: async (name) => {
+        if (!schemaOf.has(name)) schemaOf.set(name, pgSchema(name));
+        return PostgresCloudStore.open(PG, schemaOf.get(name));
+      },
+      yaml: (name) => {
+        if (!schemaOf.has(name)) schemaOf.set(name, pgSchema(name));
+        return `database:\n  postgres:\n    url: ${PG}\n    schema: ${schemaOf.get(name)}\n`;
+      },
+    },
+  ],
+];
+
+afterAll(async () => {
+  for (const s of pgSchemas) {
+    const store = await PostgresCloudStore.open(PG, s);
+    await store.dropSchema();
+    await store.close();
+  }
+});
 const T = Date.parse('2026-11-23T10:00:00Z');
 const CID = 'a'.repeat(32);
 
@@ -40,14 +82,28 @@ function batch(seq: number, over: Record<string, unknown> = {}) {
 const TOPIC = 'omniloop/v1/acme/berlin-1/ap-1/sightings';
 const buf = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o));
 
-describe('ingest', () => {
-  it('stores a valid batch once; a redelivery is a duplicate that changes nothing', () => {
-    const store = new SqliteCloudStore(join(dir, 'unit.db'));
-    expect(ingestMessage(store, TOPIC, buf(batch(1)))).toBe('stored');
-    expect(ingestMessage(store, TOPIC, buf(batch(1)))).toBe('duplicate');
-    expect(ingestMessage(store, TOPIC, buf(batch(2)))).toBe('stored');
-    expect(store.stats()).toMatchObject({ batches: 2, sightings: 2, duplicates: 1, deadLetters: 0, consumerIds: 1, stores: 1 });
-    store.close();
+describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
+  it('stores a valid batch once; a redelivery is a duplicate that changes nothing', async () => {
+    const store = await backend.open('unit');
+    expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('stored');
+    expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('duplicate');
+    expect(await ingestMessage(store, TOPIC, buf(batch(2)))).toBe('stored');
+    expect(await store.stats()).toMatchObject({ batches: 2, sightings: 2, duplicates: 1, deadLetters: 0, consumerIds: 1, stores: 1 });
+    const rows = await store.sightingsOfDay('acme', '2026-11-23');
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toEqual({ store: 'berlin-1', epoch: '2026-11-23', cid: CID, first: T + 1, last: T + 2, frames: 3, rssiMax: -50 });
+    await store.close();
+  });
+
+  it('stores a batch exactly once when consumers race on it', async () => {
+    const a = await backend.open('race');
+    const b = await backend.open('race');
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => ingestMessage(i % 2 ? a : b, TOPIC, buf(batch(7)))));
+    expect(results.filter((r) => r === 'stored')).toHaveLength(1);
+    expect((await a.stats()).batches).toBe(1);
+    expect((await a.stats()).sightings).toBe(1);
+    await a.close();
+    await b.close();
   });
 
   it.each([
@@ -58,52 +114,52 @@ describe('ingest', () => {
     ['a window that ends before it starts', batch(3, { window: { start: T, end: T - 1, seconds: 60 } }), /window/],
     ['an unknown field', batch(3, { extra: 1 }), /Unrecognized key|unrecognized/i],
     ['too many bytes', 'x'.repeat(1024 * 1024 + 1), /exceeds/],
-  ])('parks %s as a dead letter with the reason', (_what, payload, reason) => {
-    const store = new SqliteCloudStore(join(dir, `dead-${Math.random()}.db`));
-    expect(ingestMessage(store, TOPIC, buf(payload))).toBe('dead');
-    const [d] = store.deadLetters(1);
+  ])('parks %s as a dead letter with the reason', async (_what, payload, reason) => {
+    const store = await backend.open(`dead${serial++}`);
+    expect(await ingestMessage(store, TOPIC, buf(payload))).toBe('dead');
+    const [d] = await store.deadLetters(1);
     expect(d!.reason).toMatch(reason);
-    expect(store.stats().batches).toBe(0);
-    store.close();
+    expect((await store.stats()).batches).toBe(0);
+    await store.close();
   });
 
-  it('checks that the topic names the sender the payload names', () => {
-    const store = new SqliteCloudStore(join(dir, 'topic.db'));
-    expect(ingestMessage(store, 'omniloop/v1/acme/paris-1/ap-1/sightings', buf(batch(1)))).toBe('dead');
-    expect(ingestMessage(store, 'omniloop/v1/acme/berlin-1/sightings', buf(batch(1)))).toBe('dead');
-    expect(ingestMessage(store, 'other/thing', buf(batch(1)))).toBe('dead');
-    expect(store.deadLetters(5).map((d) => d.reason)).toEqual([
+  it('checks that the topic names the sender the payload names', async () => {
+    const store = await backend.open('topic');
+    expect(await ingestMessage(store, 'omniloop/v1/acme/paris-1/ap-1/sightings', buf(batch(1)))).toBe('dead');
+    expect(await ingestMessage(store, 'omniloop/v1/acme/berlin-1/sightings', buf(batch(1)))).toBe('dead');
+    expect(await ingestMessage(store, 'other/thing', buf(batch(1)))).toBe('dead');
+    expect((await store.deadLetters(5)).map((d) => d.reason)).toEqual([
       'not an omniloop/v1/<tenant>/<store>/<agent>/<kind> topic',
       'not an omniloop/v1/<tenant>/<store>/<agent>/<kind> topic',
       "topic omniloop/v1/acme/paris-1/ap-1/sightings does not match the payload's acme/berlin-1/ap-1",
     ]);
-    store.close();
+    await store.close();
   });
 
-  it('never keeps a raw identifier from a dead letter', () => {
-    const store = new SqliteCloudStore(join(dir, 'redact.db'));
-    ingestMessage(store, TOPIC, buf('{"mac":"F0:18:98:01:02:03","alt":"f018.9801.0203","email":"jane.doe@example.com","phone":"+49 30 1234567"'));
-    const [d] = store.deadLetters(1);
+  it('never keeps a raw identifier from a dead letter', async () => {
+    const store = await backend.open('redact');
+    await ingestMessage(store, TOPIC, buf('{"mac":"F0:18:98:01:02:03","alt":"f018.9801.0203","email":"jane.doe@example.com","phone":"+49 30 1234567"'));
+    const [d] = await store.deadLetters(1);
     expect(d!.payload).toBe('{"mac":"<mac>","alt":"<mac>","email":"<email>","phone":"<digits>"');
     expect(redact('cid aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa stays')).toBe('cid aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa stays');
-    store.close();
+    await store.close();
   });
 
-  it('keeps agents online/offline from status, refreshed by metrics', () => {
-    const store = new SqliteCloudStore(join(dir, 'agents.db'));
+  it('keeps agents online/offline from status, refreshed by metrics', async () => {
+    const store = await backend.open('agents');
     const status = 'omniloop/v1/acme/berlin-1/ap-1/status';
-    expect(ingestMessage(store, status, buf({ state: 'online', outbox: { rows: 3 } }), 1000)).toBe('agent');
-    ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/metrics', buf({ published: 7 }), 2000);
-    expect(store.agents()).toEqual([{ tenant: 'acme', store: 'berlin-1', agent: 'ap-1', state: 'online', lastSeenMs: 2000, status: { published: 7 } }]);
-    ingestMessage(store, status, buf({ state: 'offline' }), 3000);
-    expect(store.agents()[0]!.state).toBe('offline');
-    expect(ingestMessage(store, status, Buffer.alloc(0))).toBe('ignored');
-    expect(ingestMessage(store, status, buf('[1,2]'))).toBe('dead');
-    store.close();
+    expect(await ingestMessage(store, status, buf({ state: 'online', outbox: { rows: 3 } }), 1000)).toBe('agent');
+    await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/metrics', buf({ published: 7 }), 2000);
+    expect(await store.agents()).toEqual([{ tenant: 'acme', store: 'berlin-1', agent: 'ap-1', state: 'online', lastSeenMs: 2000, status: { published: 7 } }]);
+    await ingestMessage(store, status, buf({ state: 'offline' }), 3000);
+    expect((await store.agents())[0]!.state).toBe('offline');
+    expect(await ingestMessage(store, status, Buffer.alloc(0))).toBe('ignored');
+    expect(await ingestMessage(store, status, buf('[1,2]'))).toBe('dead');
+    await store.close();
   });
 });
 
-describe('two consumers against a real broker', () => {
+describe.each(BACKENDS)('two consumers against a real broker, into %s', (backendName, backend) => {
   let broker: Mosquitto;
   const key = join(dir, 'acme.key');
 
@@ -116,27 +172,28 @@ describe('two consumers against a real broker', () => {
 
   function cloudConfig(name: string): string {
     const p = join(dir, `${name}.yaml`);
-    writeFileSync(p, `broker:\n  url: ${broker.url}\ngroup: hq\ndatabase:\n  sqlite: ${name}.db\n`);
+    writeFileSync(p, `broker:\n  url: ${broker.url}\ngroup: hq-${backendName}\n${backend.yaml(name)}`);
     return p;
   }
 
   function agentConfig(store: string): string {
-    const p = join(dir, `agent-${store}.yaml`);
-    writeFileSync(p, `tenant: acme\nstore: ${store}\nagent: ap-1\ntimezone: Europe/Berlin\nkeyFile: acme.key\nstatus:\n  port: 0\noutbox:\n  path: outbox-${store}.db\nbroker:\n  url: ${broker.url}\n`);
+    const p = join(dir, `agent-${backendName}-${store}.yaml`);
+    writeFileSync(p, `tenant: acme\nstore: ${store}\nagent: ap-1\ntimezone: Europe/Berlin\nkeyFile: acme.key\nstatus:\n  port: 0\noutbox:\n  path: outbox-${backendName}-${store}.db\nbroker:\n  url: ${broker.url}\n`);
     return p;
   }
 
   it('gives the same figures with two consumers, a restart, duplicates and garbage as one clean run', async () => {
-    const cfgPath = cloudConfig('hq');
+    const cfgPath = cloudConfig(`hq${backendName}`);
     const cfg = loadCloudConfig(cfgPath);
     const log = createLogger('test', 'silent');
-    const storeA = new SqliteCloudStore(cfg.database.sqlite);
-    const storeB = new SqliteCloudStore(cfg.database.sqlite);
-    const a = new Consumer(cfg, storeA, log, 'consumer-a');
-    let b = new Consumer(cfg, storeB, log, 'consumer-b');
+    const storeA = await backend.open(`hq${backendName}`);
+    const storeB = await backend.open(`hq${backendName}`);
+    const a = new Consumer(cfg, storeA, log, `consumer-a-${backendName}`);
+    let b = new Consumer(cfg, storeB, log, `consumer-b-${backendName}`);
     await a.start();
     await b.start();
     const tap = await collect(broker.url, 'omniloop/v1/+/+/+/sightings');
+    const tapFrom = tap.messages.length;
 
     const stores = ['berlin-1', 'paris-1', 'rome-1'];
     let expectedBatches = 0;
@@ -155,24 +212,24 @@ describe('two consumers against a real broker', () => {
       expectedBatches += sum.batches;
       expectedSightings += sum.sightings;
       if (i === 1) {
-        b = new Consumer(cfg, storeB, log, 'consumer-b'); // ...and comes back with its session
+        b = new Consumer(cfg, storeB, log, `consumer-b-${backendName}`); // ...and comes back with its session
         await b.start();
       }
     }
     // Duplicates (the same batches again) and garbage, straight onto the topics.
     const pub = mqtt.connect(broker.url);
     await new Promise((r) => pub.once('connect', r));
-    for (const m of tap.messages.slice(0, 25)) await pub.publishAsync(m.topic, m.payload, { qos: 1 });
+    for (const m of tap.messages.slice(tapFrom, tapFrom + 25)) await pub.publishAsync(m.topic, m.payload, { qos: 1 });
     await pub.publishAsync('omniloop/v1/acme/berlin-1/ap-1/sightings', '{"not":"a batch"}', { qos: 1 });
     await pub.publishAsync('omniloop/v1/acme/berlin-1/ap-1/sightings', 'garbage', { qos: 1 });
     await pub.endAsync();
 
-    for (let i = 0; i < 100 && storeA.stats().batches < expectedBatches; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await storeA.stats()).batches < expectedBatches; i++) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500));
     await a.stop();
     await b.stop();
     await tap.close();
-    const s = storeA.stats();
+    const s = await storeA.stats();
     expect(s).toMatchObject({ batches: expectedBatches, sightings: expectedSightings, stores: 3, deadLetters: 2 });
     expect(s.duplicates).toBeGreaterThanOrEqual(25);
     expect(a.counts.stored + bEarlier + b.counts.stored).toBe(expectedBatches);
@@ -180,8 +237,8 @@ describe('two consumers against a real broker', () => {
     expect(bEarlier + b.counts.stored).toBeGreaterThan(0); // the subscription really was shared
     // The same people were in every store: Consumer-IDs repeat across stores on the same day.
     expect(s.consumerIds).toBeLessThan(expectedSightings);
-    storeA.close();
-    storeB.close();
+    await storeA.close();
+    await storeB.close();
 
     const stats = JSON.parse(runCli(['cloud', 'stats', '--config', cfgPath, '--json']).stdout);
     expect(stats).toMatchObject({ batches: expectedBatches, sightings: expectedSightings, deadLetters: 2 });

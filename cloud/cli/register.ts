@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
 import { loadCloudConfig } from '../config/cloud-config.js';
 import { Consumer } from '../ingest/consumer.js';
-import { SqliteCloudStore } from '../store/sqlite-store.js';
+import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures } from '../analytics/visits.js';
 import { InputError } from '../../shared/errors.js';
 
@@ -17,7 +17,7 @@ export function registerCloudCommands(program: Command): void {
     .action(async (flags: { config: string }) => {
       const cfg = loadCloudConfig(flags.config);
       const log = createLogger('omniloop-cloud');
-      const store = new SqliteCloudStore(cfg.database.sqlite);
+      const store = await openCloudStore(cfg);
       const consumer = new Consumer(cfg, store, log);
       await consumer.start();
       log.info({ group: cfg.group }, 'consuming');
@@ -26,7 +26,7 @@ export function registerCloudCommands(program: Command): void {
         process.once('SIGTERM', () => resolve());
       });
       await consumer.stop();
-      store.close();
+      await store.close();
       log.info(consumer.counts, 'stopped');
     });
   cloud
@@ -34,11 +34,11 @@ export function registerCloudCommands(program: Command): void {
     .description('what the database holds: batches, sightings, Consumer-IDs, duplicates, dead letters, agents')
     .requiredOption('-c, --config <file>', 'cloud config (YAML)')
     .option('--json', 'machine-readable output')
-    .action((flags: { config: string; json?: boolean }) => {
-      const store = new SqliteCloudStore(loadCloudConfig(flags.config).database.sqlite);
-      const s = store.stats();
-      const agents = store.agents();
-      store.close();
+    .action(async (flags: { config: string; json?: boolean }) => {
+      const store = await openCloudStore(loadCloudConfig(flags.config));
+      const s = await store.stats();
+      const agents = await store.agents();
+      await store.close();
       if (flags.json) return printJson({ ...s, agentList: agents.map(({ status: _s, ...a }) => a) });
       printLine(formatTable(['', 'count'], Object.entries(s).map(([k, v]) => [k, v])));
       if (agents.length) printLine('\n' + formatTable(['tenant', 'store', 'agent', 'state', 'last seen'], agents.map((a) => [a.tenant, a.store, a.agent, a.state, new Date(a.lastSeenMs).toISOString()])));
@@ -52,14 +52,14 @@ export function registerCloudCommands(program: Command): void {
     .option('-s, --store <name>', 'one store (default: all)')
     .option('-k, --k <n>', 'k-anonymity: counts of people below k are not shown', '5')
     .option('--json', 'machine-readable output')
-    .action((flags: { config: string; tenant: string; day: string; store?: string; k: string; json?: boolean }) => {
+    .action(async (flags: { config: string; tenant: string; day: string; store?: string; k: string; json?: boolean }) => {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(flags.day)) throw new InputError(`--day must be YYYY-MM-DD, not ${JSON.stringify(flags.day)}`);
       const k = Number(flags.k);
       if (!Number.isInteger(k) || k < 1) throw new InputError(`--k must be a whole number of at least 1, not ${JSON.stringify(flags.k)}`);
-      const store = new SqliteCloudStore(loadCloudConfig(flags.config).database.sqlite);
+      const store = await openCloudStore(loadCloudConfig(flags.config));
       // Cross-store figures need every store of the day, even when one store is asked for.
-      const figures = storeDayFigures(buildVisits(store.sightingsOfDay(flags.tenant, flags.day)), k).filter((f) => !flags.store || f.store === flags.store);
-      store.close();
+      const figures = storeDayFigures(buildVisits(await store.sightingsOfDay(flags.tenant, flags.day)), k).filter((f) => !flags.store || f.store === flags.store);
+      await store.close();
       if (flags.json) return printJson({ tenant: flags.tenant, day: flags.day, k, stores: figures });
       if (!figures.length) return notice(`no sightings for ${flags.tenant} on ${flags.day}`);
       const show = (n: number | null) => (n === null ? `<${k}` : n);
@@ -71,10 +71,10 @@ export function registerCloudCommands(program: Command): void {
     .requiredOption('-c, --config <file>', 'cloud config (YAML)')
     .option('-n, --limit <n>', 'how many', '20')
     .option('--json', 'one JSON object per line')
-    .action((flags: { config: string; limit: string; json?: boolean }) => {
-      const store = new SqliteCloudStore(loadCloudConfig(flags.config).database.sqlite);
-      const rows = store.deadLetters(Math.max(1, Number(flags.limit) || 20));
-      store.close();
+    .action(async (flags: { config: string; limit: string; json?: boolean }) => {
+      const store = await openCloudStore(loadCloudConfig(flags.config));
+      const rows = await store.deadLetters(Math.max(1, Number(flags.limit) || 20));
+      await store.close();
       if (!rows.length) return notice('no dead letters');
       for (const r of rows) {
         if (flags.json) printJson(r);

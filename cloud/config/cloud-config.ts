@@ -11,7 +11,21 @@ export const cloudConfigSchema = z
     broker: brokerSchema,
     /** Consumers with the same group split the stream between them. */
     group: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'group must be 1-64 characters of a-z, 0-9, _ and -').default('omniloop-cloud'),
-    database: z.object({ sqlite: z.string().min(1) }).strict().default({ sqlite: 'cloud.db' }),
+    database: z
+      .union([
+        z.object({ sqlite: z.string().min(1) }).strict(),
+        z
+          .object({
+            postgres: z
+              .object({
+                url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a URL such as postgres://user@host:5432/db'),
+                schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lowercase SQL name').default('omniloop'),
+              })
+              .strict(),
+          })
+          .strict(),
+      ])
+      .default({ sqlite: 'cloud.db' }),
   })
   .strict();
 
@@ -29,7 +43,7 @@ export function loadCloudConfig(path: string): CloudConfig {
   if (!parsed.success) throw new InputError(`config file ${path}: ${formatIssues(parsed.error)}`);
   const cfg = parsed.data;
   const base = dirname(resolve(path));
-  cfg.database.sqlite = resolve(base, cfg.database.sqlite);
+  if ('sqlite' in cfg.database) cfg.database.sqlite = resolve(base, cfg.database.sqlite);
   for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
   return cfg;
 }

@@ -1,7 +1,8 @@
 /**
  * The cloud's MQTT side: a shared subscription ($share/<group>/omniloop/v1/+/+/+/+) so several consumers
  * split the stream, QoS 1, a persistent session so nothing published while a consumer restarts is lost.
- * Each message is stored (synchronously, in one transaction) before mqtt.js acknowledges it.
+ * A message is acknowledged only once it is stored (customHandleAcks): if this consumer dies first,
+ * the broker redelivers it, and the batch id makes the redelivery harmless.
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -14,6 +15,9 @@ import { ingestMessage, type IngestResult } from './ingest.js';
 export class Consumer {
   private client: MqttClient | null = null;
   readonly counts: Record<IngestResult, number> = { stored: 0, duplicate: 0, dead: 0, agent: 0, ignored: 0 };
+  failures = 0;
+  /** Messages being stored right now: stop() lets them finish and be acknowledged. */
+  private pending = 0;
 
   constructor(
     private readonly cfg: CloudConfig,
@@ -31,6 +35,23 @@ export class Consumer {
       protocolVersion: b.protocolVersion,
       clean: false,
       reconnectPeriod: 1000,
+      customHandleAcks: (topic, payload, _packet, done) => {
+        this.pending++;
+        ingestMessage(this.store, topic, payload)
+          .finally(() => this.pending--)
+          .then(
+          (r) => {
+            this.counts[r]++;
+            done(0);
+          },
+          (err: Error) => {
+            // The database failed, not the message: no PUBACK, so the broker sends it again.
+            this.log.error({ err: err.message }, 'storing a message failed; it will be redelivered');
+            this.failures++;
+            done(err);
+          },
+        );
+      },
       ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
     };
     if (b.caFile) opts.ca = readFileSync(b.caFile);
@@ -38,17 +59,13 @@ export class Consumer {
     if (b.keyFile) opts.key = readFileSync(b.keyFile);
     const client = mqtt.connect(b.url, opts);
     this.client = client;
-    client.on('message', (topic, payload) => {
-      let r: IngestResult;
-      try {
-        r = ingestMessage(this.store, topic, payload);
-      } catch (err) {
-        // A database failure, not a bad message: log it; the message is lost to this consumer only if
-        // the broker does not redeliver, so fail loudly.
-        this.log.error({ err: (err as Error).message }, 'storing a message failed');
-        return;
-      }
-      this.counts[r]++;
+    // QoS 0 (agents' periodic metrics) has no acknowledgement to hold back.
+    client.on('message', (topic, payload, packet) => {
+      if (packet.qos !== 0) return;
+      ingestMessage(this.store, topic, payload).then(
+        (r) => this.counts[r]++,
+        (err: Error) => this.log.error({ err: err.message }, 'storing a QoS 0 message failed'),
+      );
     });
     client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
     return new Promise((resolve, reject) => {
@@ -59,8 +76,11 @@ export class Consumer {
     });
   }
 
-  async stop(): Promise<void> {
+  async stop(timeoutMs = 5000): Promise<void> {
     const c = this.client;
-    if (c) await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+    if (!c) return;
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
   }
 }

@@ -1,8 +1,8 @@
 /**
  * One MQTT message in, one outcome out: validated sightings go to the store (idempotently by batch id),
  * agent status and metrics update the agent table, everything that fails validation is parked as a
- * dead letter with its reason. Never throws on a message's content: one bad message never stops the
- * stream.
+ * dead letter with its reason. Never throws on a message's content (only on a database failure): one
+ * bad message never stops the stream.
  */
 import { validateSightingsMessage } from '../../shared/wire/sightings-schema.js';
 import { TOPIC_ROOT } from '../../shared/wire/topics.js';
@@ -13,11 +13,11 @@ export type IngestResult = 'stored' | 'duplicate' | 'dead' | 'agent' | 'ignored'
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const MAX_STATUS_BYTES = 64 * 1024;
 
-export function ingestMessage(store: CloudStore, topic: string, payload: Buffer, receivedMs = Date.now()): IngestResult {
+export async function ingestMessage(store: CloudStore, topic: string, payload: Buffer, receivedMs = Date.now()): Promise<IngestResult> {
   const parts = topic.split('/');
   const text = payload.toString('utf8');
   if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || !NAME.test(parts[2]!) || !NAME.test(parts[3]!) || !NAME.test(parts[4]!)) {
-    store.deadLetter(topic, 'not an omniloop/v1/<tenant>/<store>/<agent>/<kind> topic', text, receivedMs);
+    await store.deadLetter(topic, 'not an omniloop/v1/<tenant>/<store>/<agent>/<kind> topic', text, receivedMs);
     return 'dead';
   }
   const [, , tenant, storeName, agent, kind] = parts as [string, string, string, string, string, string];
@@ -25,10 +25,10 @@ export function ingestMessage(store: CloudStore, topic: string, payload: Buffer,
     case 'sightings': {
       const v = validateSightingsMessage(topic, payload);
       if (!v.ok) {
-        store.deadLetter(topic, v.reason, text, receivedMs);
+        await store.deadLetter(topic, v.reason, text, receivedMs);
         return 'dead';
       }
-      return store.ingestSightings(v.value, receivedMs);
+      return await store.ingestSightings(v.value, receivedMs);
     }
     case 'status':
     case 'metrics': {
@@ -40,19 +40,19 @@ export function ingestMessage(store: CloudStore, topic: string, payload: Buffer,
         body = null;
       }
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-        store.deadLetter(topic, `${kind}: not a JSON object of at most ${MAX_STATUS_BYTES} bytes`, text, receivedMs);
+        await store.deadLetter(topic, `${kind}: not a JSON object of at most ${MAX_STATUS_BYTES} bytes`, text, receivedMs);
         return 'dead';
       }
       const b = body as Record<string, unknown>;
       const state = kind === 'status' && (b.state === 'online' || b.state === 'offline') ? b.state : null;
-      store.upsertAgent(tenant, storeName, agent, state, b, receivedMs);
+      await store.upsertAgent(tenant, storeName, agent, state, b, receivedMs);
       return 'agent';
     }
     case 'links':
-      store.deadLetter(topic, 'links are not ingested by this version yet', text, receivedMs);
+      await store.deadLetter(topic, 'links are not ingested by this version yet', text, receivedMs);
       return 'dead';
     default:
-      store.deadLetter(topic, `unknown message kind ${JSON.stringify(kind)}`, text, receivedMs);
+      await store.deadLetter(topic, `unknown message kind ${JSON.stringify(kind)}`, text, receivedMs);
       return 'dead';
   }
 }

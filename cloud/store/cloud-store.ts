@@ -32,17 +32,21 @@ export interface DeadLetter {
   receivedMs: number;
 }
 
+/** Asynchronous, so that SQLite (synchronous underneath) and PostgreSQL share one interface. */
 export interface CloudStore {
   /** One batch in one transaction; a batch id seen before changes nothing and says 'duplicate'. */
-  ingestSightings(batch: SightingsBatch, receivedMs: number): IngestOutcome;
+  ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome>;
   /** Parks a message that failed validation, with the reason (payload redacted and cut). */
-  deadLetter(topic: string, reason: string, payload: string, receivedMs: number): void;
-  /** The retained status / periodic metrics of an agent. */
-  upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): void;
-  stats(): CloudStats;
-  agents(): AgentRow[];
-  deadLetters(limit: number): DeadLetter[];
+  deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void>;
+  /** The retained status / periodic metrics of an agent; a null state keeps the known one. */
+  upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void>;
+  stats(): Promise<CloudStats>;
+  agents(): Promise<AgentRow[]>;
+  deadLetters(limit: number): Promise<DeadLetter[]>;
   /** Every sighting of a tenant's store-day (optionally one store), for the analytics. */
-  sightingsOfDay(tenant: string, epoch: string, store?: string): SightingRow[];
-  close(): void;
+  sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]>;
+  close(): Promise<void>;
 }
+
+/** Dead letters keep this much of a payload, redacted. */
+export const DEAD_LETTER_KEEP = 4096;

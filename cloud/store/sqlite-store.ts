@@ -6,10 +6,9 @@ import Database from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
 import { redact } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
-import type { AgentRow, CloudStats, CloudStore, DeadLetter, IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 import type { SightingRow } from '../analytics/visits.js';
 
-const DEAD_LETTER_KEEP = 4096;
 
 const MIGRATIONS = [
   `CREATE TABLE batches (batch_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL,
@@ -68,15 +67,15 @@ export class SqliteCloudStore implements CloudStore {
     });
   }
 
-  ingestSightings(batch: SightingsBatch, receivedMs: number): IngestOutcome {
+  async ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
     return this.ingestTx.immediate(batch, receivedMs);
   }
 
-  deadLetter(topic: string, reason: string, payload: string, receivedMs: number): void {
+  async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {
     this.db.prepare('INSERT INTO dead_letters (topic, reason, payload, bytes, received_ms) VALUES (?, ?, ?, ?, ?)').run(redact(topic), reason, redact(payload.slice(0, DEAD_LETTER_KEEP)), Buffer.byteLength(payload), receivedMs);
   }
 
-  upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): void {
+  async upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void> {
     // Metrics carry no state: they refresh what is known without changing online/offline.
     this.db
       .prepare(
@@ -87,7 +86,7 @@ export class SqliteCloudStore implements CloudStore {
       .run({ tenant, store, agent, state, status: JSON.stringify(status), ms: receivedMs });
   }
 
-  stats(): CloudStats {
+  async stats(): Promise<CloudStats> {
     const one = (sql: string) => Number((this.db.prepare(sql).get() as { n: number }).n);
     return {
       batches: one('SELECT count(*) AS n FROM batches'),
@@ -100,21 +99,21 @@ export class SqliteCloudStore implements CloudStore {
     };
   }
 
-  agents(): AgentRow[] {
+  async agents(): Promise<AgentRow[]> {
     return (this.db.prepare('SELECT tenant, store, agent, state, status, last_seen_ms AS lastSeenMs FROM agents ORDER BY tenant, store, agent').all() as (Omit<AgentRow, 'status'> & { status: string })[]).map((r) => ({ ...r, status: JSON.parse(r.status) }));
   }
 
-  deadLetters(limit: number): DeadLetter[] {
+  async deadLetters(limit: number): Promise<DeadLetter[]> {
     return this.db.prepare('SELECT id, topic, reason, payload, bytes, received_ms AS receivedMs FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as DeadLetter[];
   }
 
-  sightingsOfDay(tenant: string, epoch: string, store?: string): SightingRow[] {
+  async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
     const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax FROM sightings
                  WHERE tenant = ? AND epoch = ?${store ? ' AND store = ?' : ''}`;
     return this.db.prepare(sql).all(...(store ? [tenant, epoch, store] : [tenant, epoch])) as SightingRow[];
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 

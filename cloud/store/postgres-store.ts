@@ -1,0 +1,151 @@
+/**
+ * The production cloud store: PostgreSQL through `pg`, in a schema of its own. Same tables and the
+ * same idempotency as the SQLite store: the batch id is the primary key, and a batch's rows go in one
+ * transaction, so any number of consumers and any redelivery give the same data.
+ */
+import pg from 'pg';
+import { CheckError } from '../../shared/errors.js';
+import { redact } from '../../shared/wire/redact.js';
+import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
+import type { SightingRow } from '../analytics/visits.js';
+import { DEAD_LETTER_KEEP, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
+
+const SCHEMA_VERSION = 1;
+
+const ddl = (s: string) => `
+  CREATE SCHEMA IF NOT EXISTS ${s};
+  CREATE TABLE IF NOT EXISTS ${s}.meta (key text PRIMARY KEY, value text NOT NULL);
+  CREATE TABLE IF NOT EXISTS ${s}.batches (batch_id text PRIMARY KEY, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL,
+    seq bigint NOT NULL, epoch text NOT NULL, window_start bigint NOT NULL, window_end bigint NOT NULL, sightings int NOT NULL, received_ms bigint NOT NULL);
+  CREATE TABLE IF NOT EXISTS ${s}.sightings (id bigserial PRIMARY KEY, batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL,
+    agent text NOT NULL, epoch text NOT NULL, cid text NOT NULL, source text NOT NULL, address_class text NOT NULL, first_ms bigint NOT NULL,
+    last_ms bigint NOT NULL, frames int NOT NULL, rssi_max real, rssi_mean real, beacon_type text, beacon_cid text);
+  CREATE INDEX IF NOT EXISTS sightings_by_cid ON ${s}.sightings (tenant, epoch, cid);
+  CREATE INDEX IF NOT EXISTS sightings_by_store ON ${s}.sightings (tenant, store, epoch, first_ms);
+  CREATE TABLE IF NOT EXISTS ${s}.ephemeral (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, epoch text NOT NULL,
+    window_start bigint NOT NULL, source text NOT NULL, address_class text NOT NULL, devices int NOT NULL, frames int NOT NULL);
+  CREATE TABLE IF NOT EXISTS ${s}.dead_letters (id bigserial PRIMARY KEY, topic text NOT NULL, reason text NOT NULL, payload text NOT NULL,
+    bytes int NOT NULL, received_ms bigint NOT NULL);
+  CREATE TABLE IF NOT EXISTS ${s}.agents (tenant text NOT NULL, store text NOT NULL, agent text NOT NULL, state text NOT NULL,
+    status jsonb NOT NULL, last_seen_ms bigint NOT NULL, PRIMARY KEY (tenant, store, agent));
+  CREATE TABLE IF NOT EXISTS ${s}.counters (name text PRIMARY KEY, value bigint NOT NULL);
+  INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
+
+export class PostgresCloudStore implements CloudStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly s: string,
+  ) {}
+
+  static async open(url: string, schema = 'omniloop'): Promise<PostgresCloudStore> {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => {}); // an idle client's error surfaces on the next query
+    try {
+      const c = await pool.connect();
+      try {
+        // Several consumers may start at once: one creates the schema, the others wait for it.
+        await c.query('SELECT pg_advisory_lock(742001)');
+        await c.query(ddl(schema));
+        const v = await c.query(`SELECT value FROM ${schema}.meta WHERE key = 'schema_version'`);
+        if (Number(v.rows[0]?.value) > SCHEMA_VERSION) throw new Error(`schema ${v.rows[0].value} is newer than this omniloop understands`);
+      } finally {
+        await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
+        c.release();
+      }
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw new CheckError(`cannot use PostgreSQL at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(err as Error).message}`);
+    }
+    return new PostgresCloudStore(pool, schema);
+  }
+
+  async ingestSightings(b: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
+    const c = await this.pool.connect();
+    const s = this.s;
+    try {
+      await c.query('BEGIN');
+      const w = b.window;
+      const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING`, [b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, receivedMs]);
+      if (ins.rowCount === 0) {
+        await c.query(`INSERT INTO ${s}.counters VALUES ('duplicates', 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`);
+        await c.query('COMMIT');
+        return 'duplicate';
+      }
+      if (b.sightings.length) {
+        // One statement for the whole batch: unnest() of column arrays.
+        const col = <T>(f: (x: SightingsBatch['sightings'][number]) => T) => b.sightings.map(f);
+        await c.query(
+          `INSERT INTO ${s}.sightings (batch_id, tenant, store, agent, epoch, cid, source, address_class, first_ms, last_ms, frames, rssi_max, rssi_mean, beacon_type, beacon_cid)
+           SELECT $1, $2, $3, $4, $5, * FROM unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::int[], $12::real[], $13::real[], $14::text[], $15::text[])`,
+          [b.batchId, b.tenant, b.store, b.agent, b.epoch, col((x) => x.cid), col((x) => x.source), col((x) => x.addressClass), col((x) => x.first), col((x) => x.last), col((x) => x.frames), col((x) => x.rssiMax), col((x) => x.rssiMean), col((x) => x.beacon?.type ?? null), col((x) => x.beacon?.cid ?? null)],
+        );
+      }
+      for (const e of b.ephemeral) {
+        await c.query(`INSERT INTO ${s}.ephemeral VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, [b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames]);
+      }
+      await c.query('COMMIT');
+      return 'stored';
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      // Two consumers racing on one batch id: the loser sees a unique violation; that is a duplicate.
+      if ((err as { code?: string }).code === '23505') return 'duplicate';
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {
+    await this.pool.query(`INSERT INTO ${this.s}.dead_letters (topic, reason, payload, bytes, received_ms) VALUES ($1,$2,$3,$4,$5)`, [redact(topic), reason, redact(payload.slice(0, DEAD_LETTER_KEEP)), Buffer.byteLength(payload), receivedMs]);
+  }
+
+  async upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.s}.agents VALUES ($1, $2, $3, coalesce($4, 'online'), $5, $6)
+       ON CONFLICT (tenant, store, agent) DO UPDATE SET state = coalesce($4, ${this.s}.agents.state), status = $5,
+         last_seen_ms = greatest(${this.s}.agents.last_seen_ms, $6)`,
+      [tenant, store, agent, state, JSON.stringify(status), receivedMs],
+    );
+  }
+
+  async stats(): Promise<CloudStats> {
+    const s = this.s;
+    const r = await this.pool.query(`SELECT
+      (SELECT count(*) FROM ${s}.batches) AS batches,
+      (SELECT count(*) FROM ${s}.sightings) AS sightings,
+      (SELECT coalesce(max(value), 0) FROM ${s}.counters WHERE name = 'duplicates') AS duplicates,
+      (SELECT count(*) FROM ${s}.dead_letters) AS dead_letters,
+      (SELECT count(*) FROM (SELECT DISTINCT tenant, epoch, cid FROM ${s}.sightings) d) AS consumer_ids,
+      (SELECT count(*) FROM (SELECT DISTINCT tenant, store FROM ${s}.batches) t) AS stores,
+      (SELECT count(*) FROM ${s}.agents) AS agents`);
+    const x = r.rows[0];
+    return { batches: +x.batches, sightings: +x.sightings, duplicates: +x.duplicates, deadLetters: +x.dead_letters, consumerIds: +x.consumer_ids, stores: +x.stores, agents: +x.agents };
+  }
+
+  async agents(): Promise<AgentRow[]> {
+    const r = await this.pool.query(`SELECT tenant, store, agent, state, status, last_seen_ms FROM ${this.s}.agents ORDER BY tenant, store, agent`);
+    return r.rows.map((x) => ({ tenant: x.tenant, store: x.store, agent: x.agent, state: x.state, status: x.status, lastSeenMs: Number(x.last_seen_ms) }));
+  }
+
+  async deadLetters(limit: number): Promise<DeadLetter[]> {
+    const r = await this.pool.query(`SELECT id, topic, reason, payload, bytes, received_ms FROM ${this.s}.dead_letters ORDER BY id DESC LIMIT $1`, [limit]);
+    return r.rows.map((x) => ({ id: Number(x.id), topic: x.topic, reason: x.reason, payload: x.payload, bytes: x.bytes, receivedMs: Number(x.received_ms) }));
+  }
+
+  async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
+    const r = await this.pool.query(
+      `SELECT store, epoch, cid, first_ms, last_ms, frames, rssi_max FROM ${this.s}.sightings WHERE tenant = $1 AND epoch = $2${store ? ' AND store = $3' : ''}`,
+      store ? [tenant, epoch, store] : [tenant, epoch],
+    );
+    return r.rows.map((x) => ({ store: x.store, epoch: x.epoch, cid: x.cid, first: Number(x.first_ms), last: Number(x.last_ms), frames: x.frames, rssiMax: x.rssi_max }));
+  }
+
+  /** Tests: drop the schema (a fresh database for the next run). */
+  async dropSchema(): Promise<void> {
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${this.s} CASCADE`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
