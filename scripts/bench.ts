@@ -115,6 +115,7 @@ async function main(): Promise<void> {
   console.log(`memory: peak RSS ${fmt(global.peakRssMb, 1)} MB with ${fmt(global.distinct)} distinct devices in one day  target < 100 MB: ${global.peakRssMb < 100 ? 'MET' : 'MISSED'}`);
   await agentBench(results);
   cloudBench(results);
+  graphBench(results);
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 1) + '\n');
 }
 
@@ -191,6 +192,15 @@ function cloudBench(results: Record<string, unknown>): void {
     results[`cloud-${kind}`] = { sightingsPerSec: best, peakRssMb: Math.max(...runs.map((r) => r.maxRssMb)) };
     console.log(`  ${kind.padEnd(8)} ${fmt(best).padStart(9)} sightings/s  target >= ${fmt(target)}: ${best >= target ? 'MET' : 'MISSED'}`);
   }
+}
+
+/** Cloud identity graph (issue 4): stitching ~1M identifiers into profiles, rules included. */
+function graphBench(results: Record<string, unknown>): void {
+  const r = spawnSync(process.execPath, [join(HERE, 'bench', 'graph-worker.js')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`graph worker failed: ${r.stderr}`);
+  const g = JSON.parse(r.stdout) as { identifiers: number; edges: number; profiles: number; quarantined: number; ms: number; maxRssMb: number };
+  results.graph = g;
+  console.log(`\nomniloop benchmark — identity graph: ${fmt(g.identifiers)} identifiers, ${fmt(g.edges)} edges → ${fmt(g.profiles)} profiles (${g.quarantined} shared devices quarantined) in ${fmt(g.ms / 1000, 2)} s, peak RSS ${fmt(g.maxRssMb)} MB`);
 }
 
 main().catch((err: Error) => {
