@@ -16,6 +16,8 @@ import { PostgresCloudStore } from '../cloud/store/postgres-store.js';
 import type { CloudStore } from '../cloud/store/cloud-store.js';
 import { createLogger } from '../shared/log.js';
 import { redact } from '../shared/wire/redact.js';
+import { hashEmail } from '../shared/identity/link-keys.js';
+import { findProfile } from '../cloud/identity/profiles.js';
 import { generateCapture } from '../scripts/gen-capture.js';
 import { runCli, runCliAsync } from './helpers/cli.js';
 import { Mosquitto, collect, freePort } from './helpers/mosquitto.js';
@@ -143,6 +145,36 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(d!.payload).toBe('{"mac":"<mac>","alt":"<mac>","email":"<email>","phone":"<digits>"');
     expect(redact('cid aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa stays')).toBe('cid aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa stays');
     await store.close();
+  });
+
+  it('stores link events as edges and builds profiles from them', async () => {
+    const store = await backend.open('links');
+    const hem = hashEmail('Jane.Doe@example.com');
+    const links = (seq: number, items: unknown[]) => ({ schema: 'omniloop.links/1', tenant: 'acme', store: 'berlin-1', agent: 'ap-1', batchId: `ap-1:abcd1234:${seq}`, seq, epoch: '2026-11-23', links: items });
+    const LTOPIC = 'omniloop/v1/acme/berlin-1/ap-1/links';
+    expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('stored'); // the device's sighting
+    expect(await ingestMessage(store, LTOPIC, buf(links(50, [{ ts: T + 5, cid: CID, hem, consent: { marketing: true } }])))).toBe('stored');
+    expect(await ingestMessage(store, LTOPIC, buf(links(50, [{ ts: T + 5, cid: CID, hem, consent: { marketing: true } }])))).toBe('duplicate');
+    expect(await ingestMessage(store, LTOPIC, buf(links(51, [{ ts: T + 9, cid: CID, consent: { marketing: false } }])))).toBe('dead'); // one identifier links nothing
+    expect(await ingestMessage(store, LTOPIC, buf(links(52, [{ ts: T + 9, cid: CID, hem: 'jane@example.com', consent: { marketing: false } }])))).toBe('dead'); // raw e-mail
+    const found = await findProfile(store, 'acme', `hem:${hem}`);
+    expect(found).toMatchObject({ days: ['2026-11-23'], stores: ['berlin-1'], visits: 1, marketingConsent: true });
+    expect(found!.identifiers.map((i) => i.kind).sort()).toEqual(['cid', 'hem']);
+    expect(await findProfile(store, 'acme', `cid:2026-11-23:${CID}`)).toEqual(found);
+    expect(await findProfile(store, 'acme', found!.profile)).toEqual(found);
+    expect(await findProfile(store, 'acme', `hem:${'0'.repeat(64)}`)).toBeNull();
+    const dead = await store.deadLetters(5);
+    expect(dead.map((d) => d.payload).join()).not.toContain('jane@example.com');
+    await store.close();
+    // The same through the CLI, by e-mail (hashed on the command line, never stored).
+    const cfg = join(dir, `links-${_name}.yaml`);
+    writeFileSync(cfg, `broker:\n  url: mqtt://127.0.0.1:1\n${backend.yaml('links')}`);
+    const r = await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme', '--email', ' jane.doe@EXAMPLE.com', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(found);
+    const none = await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme', '--email', 'nobody@example.com']);
+    expect(none.code).toBe(1);
+    expect((await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme'])).code).toBe(2);
   });
 
   it('keeps agents online/offline from status, refreshed by metrics', async () => {

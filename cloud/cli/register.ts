@@ -6,7 +6,9 @@ import { loadCloudConfig } from '../config/cloud-config.js';
 import { Consumer } from '../ingest/consumer.js';
 import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures } from '../analytics/visits.js';
-import { InputError } from '../../shared/errors.js';
+import { CheckError, InputError } from '../../shared/errors.js';
+import { hashEmail, hashPhone } from '../../shared/identity/link-keys.js';
+import { findProfile } from '../identity/profiles.js';
 
 export function registerCloudCommands(program: Command): void {
   const cloud = program.command('cloud').description("HQ's consumer of every store's stream");
@@ -64,6 +66,35 @@ export function registerCloudCommands(program: Command): void {
       if (!figures.length) return notice(`no sightings for ${flags.tenant} on ${flags.day}`);
       const show = (n: number | null) => (n === null ? `<${k}` : n);
       printLine(formatTable(['store', 'visitors', 'passers-by', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
+    });
+  cloud
+    .command('profile')
+    .description('one anonymous profile: its hashed identifiers, days, stores, visits and consent')
+    .argument('[profile]', 'a profile id (p_...)')
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .option('--cid <hex>', "a device's Consumer-ID (with --day)")
+    .option('--day <YYYY-MM-DD>', 'the store-day of --cid')
+    .option('--email <address>', 'an e-mail address (hashed here, never stored)')
+    .option('--phone <number>', 'a phone number (hashed here, never stored)')
+    .option('--country <code>', 'default country code for national phone numbers', '49')
+    .option('--json', 'machine-readable output')
+    .action(async (profile: string | undefined, flags: { config: string; tenant: string; cid?: string; day?: string; email?: string; phone?: string; country: string; json?: boolean }) => {
+      let node: string;
+      if (profile) node = profile;
+      else if (flags.cid) {
+        if (!/^[0-9a-f]{32}$/.test(flags.cid) || !flags.day || !/^\d{4}-\d{2}-\d{2}$/.test(flags.day)) throw new InputError('--cid takes 32 hex characters and needs --day YYYY-MM-DD');
+        node = `cid:${flags.day}:${flags.cid}`;
+      } else if (flags.email) node = `hem:${hashEmail(flags.email)}`;
+      else if (flags.phone) node = `hph:${hashPhone(flags.phone, flags.country)}`;
+      else throw new InputError('name the profile: a profile id, --cid with --day, --email or --phone');
+      const store = await openCloudStore(loadCloudConfig(flags.config));
+      const found = await findProfile(store, flags.tenant, node);
+      await store.close();
+      if (!found) throw new CheckError('no profile for that identifier');
+      if (flags.json) return printJson(found);
+      printLine(`profile ${found.profile}: ${found.identifiers.length} identifiers, seen on ${found.days.length} days in ${found.stores.length} stores, ${found.visitorVisits} visits (${found.visits - found.visitorVisits} pass-bys), marketing consent: ${found.marketingConsent ? 'yes' : 'no'}`);
+      printLine(formatTable(['kind', 'identifier (hashed)'], found.identifiers.map((i) => [i.kind, i.value])));
     });
   cloud
     .command('dead-letters')

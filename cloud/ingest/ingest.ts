@@ -5,6 +5,7 @@
  * bad message never stops the stream.
  */
 import { validateSightingsMessage } from '../../shared/wire/sightings-schema.js';
+import { validateLinksMessage } from '../../shared/wire/links-schema.js';
 import { TOPIC_ROOT } from '../../shared/wire/topics.js';
 import type { CloudStore } from '../store/cloud-store.js';
 
@@ -48,9 +49,14 @@ export async function ingestMessage(store: CloudStore, topic: string, payload: B
       await store.upsertAgent(tenant, storeName, agent, state, b, receivedMs);
       return 'agent';
     }
-    case 'links':
-      await store.deadLetter(topic, 'links are not ingested by this version yet', text, receivedMs);
-      return 'dead';
+    case 'links': {
+      const v = validateLinksMessage(topic, payload);
+      if (!v.ok) {
+        await store.deadLetter(topic, v.reason, text, receivedMs);
+        return 'dead';
+      }
+      return await store.ingestLinks(v.value, receivedMs);
+    }
     default:
       await store.deadLetter(topic, `unknown message kind ${JSON.stringify(kind)}`, text, receivedMs);
       return 'dead';

@@ -1,6 +1,8 @@
 /** What the cloud keeps, independent of the database behind it (SQLite embedded, PostgreSQL in production). */
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
+import type { Edge } from '../identity/graph.js';
+import type { LinksBatch } from '../../shared/wire/links-schema.js';
 
 export type IngestOutcome = 'stored' | 'duplicate';
 
@@ -36,6 +38,10 @@ export interface DeadLetter {
 export interface CloudStore {
   /** One batch in one transaction; a batch id seen before changes nothing and says 'duplicate'. */
   ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome>;
+  /** A link batch: its edges (with evidence and consent), idempotent by batch id like sightings. */
+  ingestLinks(batch: LinksBatch, receivedMs: number): Promise<IngestOutcome>;
+  /** Every edge of a tenant, for building its identity graph. */
+  edges(tenant: string): Promise<(Edge & { marketing: boolean })[]>;
   /** Parks a message that failed validation, with the reason (payload redacted and cut). */
   deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void>;
   /** The retained status / periodic metrics of an agent; a null state keeps the known one. */

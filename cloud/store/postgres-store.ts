@@ -8,6 +8,8 @@ import { CheckError } from '../../shared/errors.js';
 import { redact } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
+import type { Edge } from '../identity/graph.js';
+import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 import { DEAD_LETTER_KEEP, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 
 const SCHEMA_VERSION = 1;
@@ -29,6 +31,9 @@ const ddl = (s: string) => `
   CREATE TABLE IF NOT EXISTS ${s}.agents (tenant text NOT NULL, store text NOT NULL, agent text NOT NULL, state text NOT NULL,
     status jsonb NOT NULL, last_seen_ms bigint NOT NULL, PRIMARY KEY (tenant, store, agent));
   CREATE TABLE IF NOT EXISTS ${s}.counters (name text PRIMARY KEY, value bigint NOT NULL);
+  CREATE TABLE IF NOT EXISTS ${s}.edges (id bigserial PRIMARY KEY, tenant text NOT NULL, a text NOT NULL, b text NOT NULL, ts bigint NOT NULL,
+    batch_id text NOT NULL, store text NOT NULL, marketing boolean NOT NULL);
+  CREATE INDEX IF NOT EXISTS edges_by_tenant ON ${s}.edges (tenant);
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
 
 export class PostgresCloudStore implements CloudStore {
@@ -93,6 +98,39 @@ export class PostgresCloudStore implements CloudStore {
     } finally {
       c.release();
     }
+  }
+
+  async ingestLinks(b: LinksBatch, receivedMs: number): Promise<IngestOutcome> {
+    const c = await this.pool.connect();
+    const s = this.s;
+    try {
+      await c.query('BEGIN');
+      const first = Math.min(...b.links.map((l) => l.ts));
+      const last = Math.max(...b.links.map((l) => l.ts));
+      const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,$9) ON CONFLICT DO NOTHING`, [b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, receivedMs]);
+      if (ins.rowCount === 0) {
+        await c.query(`INSERT INTO ${s}.counters VALUES ('duplicates', 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`);
+        await c.query('COMMIT');
+        return 'duplicate';
+      }
+      for (const l of b.links) {
+        const [hub, ...rest] = linkNodes(b.epoch, l);
+        for (const n of rest) await c.query(`INSERT INTO ${s}.edges (tenant, a, b, ts, batch_id, store, marketing) VALUES ($1,$2,$3,$4,$5,$6,$7)`, [b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent.marketing]);
+      }
+      await c.query('COMMIT');
+      return 'stored';
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      if ((err as { code?: string }).code === '23505') return 'duplicate';
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async edges(tenant: string): Promise<(Edge & { marketing: boolean })[]> {
+    const r = await this.pool.query(`SELECT a, b, ts, batch_id, store, marketing FROM ${this.s}.edges WHERE tenant = $1`, [tenant]);
+    return r.rows.map((x) => ({ a: x.a, b: x.b, ts: Number(x.ts), batchId: x.batch_id, store: x.store, marketing: x.marketing }));
   }
 
   async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {

@@ -8,6 +8,8 @@ import { redact } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import { DEAD_LETTER_KEEP, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 import type { SightingRow } from '../analytics/visits.js';
+import type { Edge } from '../identity/graph.js';
+import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 
 
 const MIGRATIONS = [
@@ -27,6 +29,9 @@ const MIGRATIONS = [
    CREATE TABLE agents (tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
      status TEXT NOT NULL, last_seen_ms INTEGER NOT NULL, PRIMARY KEY (tenant, store, agent));
    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  `CREATE TABLE edges (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, ts INTEGER NOT NULL,
+     batch_id TEXT NOT NULL, store TEXT NOT NULL, marketing INTEGER NOT NULL);
+   CREATE INDEX edges_by_tenant ON edges (tenant);`,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -36,6 +41,7 @@ export class SqliteCloudStore implements CloudStore {
   private readonly insertEphemeral: Database.Statement;
   private readonly bump: Database.Statement;
   private readonly ingestTx: Database.Transaction<(b: SightingsBatch, ms: number) => IngestOutcome>;
+  private readonly linksTx: Database.Transaction<(b: LinksBatch, ms: number) => IngestOutcome>;
 
   constructor(readonly path: string) {
     try {
@@ -65,6 +71,29 @@ export class SqliteCloudStore implements CloudStore {
       for (const e of b.ephemeral) this.insertEphemeral.run(b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames);
       return 'stored';
     });
+    const insertEdge = db.prepare('INSERT INTO edges (tenant, a, b, ts, batch_id, store, marketing) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.linksTx = db.transaction((b: LinksBatch, ms: number): IngestOutcome => {
+      const first = Math.min(...b.links.map((l) => l.ts));
+      const last = Math.max(...b.links.map((l) => l.ts));
+      if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, 0, ms).changes === 0) {
+        this.bump.run('duplicates');
+        return 'duplicate';
+      }
+      for (const l of b.links) {
+        const [hub, ...rest] = linkNodes(b.epoch, l);
+        for (const n of rest) insertEdge.run(b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent.marketing ? 1 : 0);
+      }
+      return 'stored';
+    });
+  }
+
+  async ingestLinks(b: LinksBatch, receivedMs: number): Promise<IngestOutcome> {
+    return this.linksTx.immediate(b, receivedMs);
+  }
+
+  async edges(tenant: string): Promise<(Edge & { marketing: boolean })[]> {
+    const rows = this.db.prepare('SELECT a, b, ts, batch_id AS batchId, store, marketing FROM edges WHERE tenant = ?').all(tenant) as (Edge & { marketing: number })[];
+    return rows.map((r) => ({ ...r, marketing: r.marketing === 1 }));
   }
 
   async ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {

@@ -1,0 +1,41 @@
+/**
+ * Profiles from the store: the tenant's identity graph built from its edges, and one profile's
+ * summary — its identifiers (all hashed), the days and stores its devices were seen in, its visits,
+ * and whether marketing consent was given in any of its link events.
+ */
+import type { CloudStore } from '../store/cloud-store.js';
+import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules, type NodeId } from './graph.js';
+import { buildVisits } from '../analytics/visits.js';
+
+export interface ProfileSummary {
+  profile: string;
+  identifiers: { kind: string; value: string }[];
+  days: string[];
+  stores: string[];
+  visits: number;
+  visitorVisits: number;
+  marketingConsent: boolean;
+}
+
+export async function findProfile(store: CloudStore, tenant: string, node: NodeId, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ProfileSummary | null> {
+  const edges = await store.edges(tenant);
+  const g = buildIdentityGraph(edges, rules);
+  const id = node.startsWith('p_') ? (g.profiles.has(node) ? node : undefined) : g.profileOf.get(node);
+  if (!id) return null;
+  const members = g.profiles.get(id)!;
+  const memberSet = new Set(members);
+  const cids = members.filter((m) => m.startsWith('cid:')).map((m) => ({ day: m.slice(4, 14), cid: m.slice(15) }));
+  const days = [...new Set(cids.map((c) => c.day))].sort();
+  const rows = (await Promise.all(days.map((d) => store.sightingsOfDay(tenant, d)))).flat().filter((r) => cids.some((c) => c.day === r.epoch && c.cid === r.cid));
+  const visits = buildVisits(rows);
+  const consent = edges.some((e) => e.marketing && memberSet.has(e.a) && memberSet.has(e.b));
+  return {
+    profile: id,
+    identifiers: members.map((m) => ({ kind: m.slice(0, 3), value: m.slice(4) })),
+    days,
+    stores: [...new Set(rows.map((r) => r.store))].sort(),
+    visits: visits.length,
+    visitorVisits: visits.filter((v) => v.visitor).length,
+    marketingConsent: consent,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Link events (MQTT contract v1, `links` topic): an identifiable moment at a store — a captive-portal
+ * login, a loyalty card at the till — that ties a device's Consumer-ID of the day to hashed e-mail,
+ * hashed phone and keyed loyalty id. Everything in it is already hashed on the agent.
+ */
+import { z } from 'zod';
+import { MAX_MESSAGE_BYTES, type Validated } from './sightings-schema.js';
+
+export const LINKS_SCHEMA = 'omniloop.links/1';
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/);
+const hex = (n: number, what: string) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), `${what} is ${n} lowercase hex characters`);
+
+export const linkSchema = z
+  .object({
+    ts: z.number().int().min(946_684_800_000).max(4_102_444_800_000),
+    cid: hex(32, 'a Consumer-ID').optional(),
+    hem: hex(64, 'a hashed e-mail').optional(),
+    hph: hex(64, 'a hashed phone').optional(),
+    loyalty: hex(64, 'a loyalty key').optional(),
+    consent: z.object({ marketing: z.boolean() }).strict(),
+  })
+  .strict()
+  .refine((l) => [l.cid, l.hem, l.hph, l.loyalty].filter(Boolean).length >= 2, 'a link joins at least two identifiers');
+
+export const linksBatchSchema = z
+  .object({
+    schema: z.literal(LINKS_SCHEMA),
+    tenant: name,
+    store: name,
+    agent: name,
+    batchId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}:[0-9a-z]{1,36}:\d{1,15}$/),
+    seq: z.number().int().min(1),
+    epoch: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    links: z.array(linkSchema).min(1).max(10_000),
+  })
+  .strict()
+  .refine((b) => b.batchId.startsWith(`${b.agent}:`) && b.batchId.endsWith(`:${b.seq}`), { message: 'batchId does not match agent and seq', path: ['batchId'] });
+
+export type LinksBatch = z.infer<typeof linksBatchSchema>;
+
+export function validateLinksMessage(topic: string, payload: Buffer | string): Validated<LinksBatch> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString());
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const parsed = linksBatchSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    return { ok: false, reason: `schema: ${i.path.join('.') || '(message)'}: ${i.message}` };
+  }
+  const b = parsed.data;
+  const parts = topic.split('/');
+  if (parts.length !== 6 || parts[2] !== b.tenant || parts[3] !== b.store || parts[4] !== b.agent) {
+    return { ok: false, reason: `topic ${topic} does not match the payload's ${b.tenant}/${b.store}/${b.agent}` };
+  }
+  return { ok: true, value: b };
+}
+
+/** The graph nodes of one link: the device's cid is only a node for its store-day. */
+export function linkNodes(epoch: string, l: LinksBatch['links'][number]): string[] {
+  const nodes: string[] = [];
+  if (l.hem) nodes.push(`hem:${l.hem}`);
+  if (l.hph) nodes.push(`hph:${l.hph}`);
+  if (l.loyalty) nodes.push(`loy:${l.loyalty}`);
+  if (l.cid) nodes.push(`cid:${epoch}:${l.cid}`);
+  return nodes;
+}
