@@ -175,6 +175,18 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     const none = await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme', '--email', 'nobody@example.com']);
     expect(none.code).toBe(1);
     expect((await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme'])).code).toBe(2);
+
+    // Erasure: the whole profile, its sightings, and replays of either are dropped.
+    const erased = await runCliAsync(['cloud', 'erase', '--config', cfg, '--tenant', 'acme', '--email', 'jane.doe@example.com', '--json']);
+    expect(erased.code, erased.stderr).toBe(0);
+    expect(JSON.parse(erased.stdout)).toEqual({ identifiers: 2, edges: 1, sightings: 1 });
+    const again = await backend.open('links');
+    expect(await findProfile(again, 'acme', `hem:${hem}`)).toBeNull();
+    expect(await ingestMessage(again, LTOPIC, buf(links(60, [{ ts: T + 5, cid: CID, hem, consent: { marketing: true } }])))).toBe('stored');
+    expect(await ingestMessage(again, TOPIC, buf(batch(61)))).toBe('stored');
+    expect(await findProfile(again, 'acme', `hem:${hem}`)).toBeNull();
+    expect((await again.sightingsOfDay('acme', '2026-11-23')).some((r) => r.cid === CID)).toBe(false);
+    await again.close();
   });
 
   it('keeps agents online/offline from status, refreshed by metrics', async () => {

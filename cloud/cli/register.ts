@@ -8,7 +8,7 @@ import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures } from '../analytics/visits.js';
 import { CheckError, InputError } from '../../shared/errors.js';
 import { hashEmail, hashPhone } from '../../shared/identity/link-keys.js';
-import { findProfile } from '../identity/profiles.js';
+import { eraseProfile, findProfile } from '../identity/profiles.js';
 
 export function registerCloudCommands(program: Command): void {
   const cloud = program.command('cloud').description("HQ's consumer of every store's stream");
@@ -79,15 +79,8 @@ export function registerCloudCommands(program: Command): void {
     .option('--phone <number>', 'a phone number (hashed here, never stored)')
     .option('--country <code>', 'default country code for national phone numbers', '49')
     .option('--json', 'machine-readable output')
-    .action(async (profile: string | undefined, flags: { config: string; tenant: string; cid?: string; day?: string; email?: string; phone?: string; country: string; json?: boolean }) => {
-      let node: string;
-      if (profile) node = profile;
-      else if (flags.cid) {
-        if (!/^[0-9a-f]{32}$/.test(flags.cid) || !flags.day || !/^\d{4}-\d{2}-\d{2}$/.test(flags.day)) throw new InputError('--cid takes 32 hex characters and needs --day YYYY-MM-DD');
-        node = `cid:${flags.day}:${flags.cid}`;
-      } else if (flags.email) node = `hem:${hashEmail(flags.email)}`;
-      else if (flags.phone) node = `hph:${hashPhone(flags.phone, flags.country)}`;
-      else throw new InputError('name the profile: a profile id, --cid with --day, --email or --phone');
+    .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
+      const node = identifierNode(profile, flags);
       const store = await openCloudStore(loadCloudConfig(flags.config));
       const found = await findProfile(store, flags.tenant, node);
       await store.close();
@@ -95,6 +88,26 @@ export function registerCloudCommands(program: Command): void {
       if (flags.json) return printJson(found);
       printLine(`profile ${found.profile}: ${found.identifiers.length} identifiers, seen on ${found.days.length} days in ${found.stores.length} stores, ${found.visitorVisits} visits (${found.visits - found.visitorVisits} pass-bys), marketing consent: ${found.marketingConsent ? 'yes' : 'no'}`);
       printLine(formatTable(['kind', 'identifier (hashed)'], found.identifiers.map((i) => [i.kind, i.value])));
+    });
+  cloud
+    .command('erase')
+    .description('erase a person: the whole profile of an identifier, its sightings, and a suppression entry against replays')
+    .argument('[profile]', 'a profile id (p_...)')
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .option('--cid <hex>', "a device's Consumer-ID (with --day)")
+    .option('--day <YYYY-MM-DD>', 'the store-day of --cid')
+    .option('--email <address>', 'an e-mail address (hashed here, never stored)')
+    .option('--phone <number>', 'a phone number (hashed here, never stored)')
+    .option('--country <code>', 'default country code for national phone numbers', '49')
+    .option('--json', 'machine-readable output')
+    .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
+      const node = identifierNode(profile, flags);
+      const store = await openCloudStore(loadCloudConfig(flags.config));
+      const r = await eraseProfile(store, flags.tenant, node);
+      await store.close();
+      if (flags.json) return printJson(r);
+      printLine(`erased ${r.identifiers} identifiers, ${r.edges} links and ${r.sightings} sightings; replays of them will be dropped`);
     });
   cloud
     .command('dead-letters')
@@ -112,4 +125,27 @@ export function registerCloudCommands(program: Command): void {
         else printLine(`${new Date(r.receivedMs).toISOString()}  ${r.topic}  ${r.reason}`);
       }
     });
+}
+
+interface IdentifierFlags {
+  cid?: string;
+  day?: string;
+  email?: string;
+  phone?: string;
+  country: string;
+}
+
+/** The graph node a person is named by on the command line; e-mails and phones are hashed right here. */
+function identifierNode(profile: string | undefined, flags: IdentifierFlags): string {
+  if (profile) {
+    if (!/^p_[0-9a-f]{16}$/.test(profile)) throw new InputError('a profile id looks like p_ followed by 16 hex characters');
+    return profile;
+  }
+  if (flags.cid) {
+    if (!/^[0-9a-f]{32}$/.test(flags.cid) || !flags.day || !/^\d{4}-\d{2}-\d{2}$/.test(flags.day)) throw new InputError('--cid takes 32 hex characters and needs --day YYYY-MM-DD');
+    return `cid:${flags.day}:${flags.cid}`;
+  }
+  if (flags.email) return `hem:${hashEmail(flags.email)}`;
+  if (flags.phone) return `hph:${hashPhone(flags.phone, flags.country)}`;
+  throw new InputError('name the person: a profile id, --cid with --day, --email or --phone');
 }

@@ -39,3 +39,15 @@ export async function findProfile(store: CloudStore, tenant: string, node: NodeI
     marketingConsent: consent,
   };
 }
+
+/**
+ * Erases the profile that `node` belongs to (or just `node` when it is in none): every identifier,
+ * edge and sighting of it, leaving suppression entries so a replay cannot bring it back.
+ */
+export async function eraseProfile(store: CloudStore, tenant: string, node: NodeId, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<{ identifiers: number; edges: number; sightings: number }> {
+  const g = buildIdentityGraph(await store.edges(tenant), rules);
+  const id = node.startsWith('p_') ? node : g.profileOf.get(node);
+  const members = id && g.profiles.has(id) ? g.profiles.get(id)! : node.startsWith('p_') ? [] : [node];
+  const r = await store.erase(tenant, members);
+  return { identifiers: members.length, ...r };
+}

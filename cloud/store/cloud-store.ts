@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** What the cloud keeps, independent of the database behind it (SQLite embedded, PostgreSQL in production). */
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
@@ -42,6 +43,11 @@ export interface CloudStore {
   ingestLinks(batch: LinksBatch, receivedMs: number): Promise<IngestOutcome>;
   /** Every edge of a tenant, for building its identity graph. */
   edges(tenant: string): Promise<(Edge & { marketing: boolean })[]>;
+  /**
+   * Erasure: deletes the edges touching `nodes`, the sightings of the cids among them, and records a
+   * suppression entry for each so that a replayed batch cannot bring them back.
+   */
+  erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }>;
   /** Parks a message that failed validation, with the reason (payload redacted and cut). */
   deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void>;
   /** The retained status / periodic metrics of an agent; a null state keeps the known one. */
@@ -56,3 +62,8 @@ export interface CloudStore {
 
 /** Dead letters keep this much of a payload, redacted. */
 export const DEAD_LETTER_KEEP = 4096;
+
+/** What a suppression entry stores: a digest of the identifier, never the identifier itself. */
+export function suppressionDigest(tenant: string, node: string): string {
+  return createHash('sha256').update(`omniloop/v1/suppress|${tenant}|${node}`).digest('hex');
+}

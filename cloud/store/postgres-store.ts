@@ -10,7 +10,7 @@ import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
-import { DEAD_LETTER_KEEP, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -34,6 +34,7 @@ const ddl = (s: string) => `
   CREATE TABLE IF NOT EXISTS ${s}.edges (id bigserial PRIMARY KEY, tenant text NOT NULL, a text NOT NULL, b text NOT NULL, ts bigint NOT NULL,
     batch_id text NOT NULL, store text NOT NULL, marketing boolean NOT NULL);
   CREATE INDEX IF NOT EXISTS edges_by_tenant ON ${s}.edges (tenant);
+  CREATE TABLE IF NOT EXISTS ${s}.suppressed (digest text PRIMARY KEY, erased_ms bigint NOT NULL);
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
 
 export class PostgresCloudStore implements CloudStore {
@@ -76,9 +77,12 @@ export class PostgresCloudStore implements CloudStore {
         await c.query('COMMIT');
         return 'duplicate';
       }
-      if (b.sightings.length) {
+      const sup = await c.query(`SELECT digest FROM ${s}.suppressed WHERE digest = ANY($1)`, [b.sightings.map((x) => suppressionDigest(b.tenant, `cid:${b.epoch}:${x.cid}`))]);
+      const erased = new Set(sup.rows.map((r) => r.digest as string));
+      const keep = erased.size ? b.sightings.filter((x) => !erased.has(suppressionDigest(b.tenant, `cid:${b.epoch}:${x.cid}`))) : b.sightings;
+      if (keep.length) {
         // One statement for the whole batch: unnest() of column arrays.
-        const col = <T>(f: (x: SightingsBatch['sightings'][number]) => T) => b.sightings.map(f);
+        const col = <T>(f: (x: SightingsBatch['sightings'][number]) => T) => keep.map(f);
         await c.query(
           `INSERT INTO ${s}.sightings (batch_id, tenant, store, agent, epoch, cid, source, address_class, first_ms, last_ms, frames, rssi_max, rssi_mean, beacon_type, beacon_cid)
            SELECT $1, $2, $3, $4, $5, * FROM unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::int[], $12::real[], $13::real[], $14::text[], $15::text[])`,
@@ -114,7 +118,10 @@ export class PostgresCloudStore implements CloudStore {
         return 'duplicate';
       }
       for (const l of b.links) {
-        const [hub, ...rest] = linkNodes(b.epoch, l);
+        const nodes = linkNodes(b.epoch, l);
+        const sup = await c.query(`SELECT 1 FROM ${s}.suppressed WHERE digest = ANY($1)`, [nodes.map((n) => suppressionDigest(b.tenant, n))]);
+        if (sup.rowCount) continue;
+        const [hub, ...rest] = nodes;
         for (const n of rest) await c.query(`INSERT INTO ${s}.edges (tenant, a, b, ts, batch_id, store, marketing) VALUES ($1,$2,$3,$4,$5,$6,$7)`, [b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent.marketing]);
       }
       await c.query('COMMIT');
@@ -131,6 +138,28 @@ export class PostgresCloudStore implements CloudStore {
   async edges(tenant: string): Promise<(Edge & { marketing: boolean })[]> {
     const r = await this.pool.query(`SELECT a, b, ts, batch_id, store, marketing FROM ${this.s}.edges WHERE tenant = $1`, [tenant]);
     return r.rows.map((x) => ({ a: x.a, b: x.b, ts: Number(x.ts), batchId: x.batch_id, store: x.store, marketing: x.marketing }));
+  }
+
+  async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
+    const c = await this.pool.connect();
+    const s = this.s;
+    try {
+      await c.query('BEGIN');
+      let edges = 0;
+      let sightings = 0;
+      for (const n of nodes) {
+        edges += (await c.query(`DELETE FROM ${s}.edges WHERE tenant = $1 AND (a = $2 OR b = $2)`, [tenant, n])).rowCount ?? 0;
+        if (n.startsWith('cid:')) sightings += (await c.query(`DELETE FROM ${s}.sightings WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)])).rowCount ?? 0;
+        await c.query(`INSERT INTO ${s}.suppressed VALUES ($1, $2) ON CONFLICT DO NOTHING`, [suppressionDigest(tenant, n), Date.now()]);
+      }
+      await c.query('COMMIT');
+      return { edges, sightings };
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
   }
 
   async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {

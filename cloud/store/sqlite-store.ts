@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
 import { redact } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
-import { DEAD_LETTER_KEEP, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
@@ -32,6 +32,7 @@ const MIGRATIONS = [
   `CREATE TABLE edges (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, ts INTEGER NOT NULL,
      batch_id TEXT NOT NULL, store TEXT NOT NULL, marketing INTEGER NOT NULL);
    CREATE INDEX edges_by_tenant ON edges (tenant);`,
+  `CREATE TABLE suppressed (digest TEXT PRIMARY KEY, erased_ms INTEGER NOT NULL);`,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -41,6 +42,7 @@ export class SqliteCloudStore implements CloudStore {
   private readonly insertEphemeral: Database.Statement;
   private readonly bump: Database.Statement;
   private readonly ingestTx: Database.Transaction<(b: SightingsBatch, ms: number) => IngestOutcome>;
+  private readonly isSuppressed: Database.Statement;
   private readonly linksTx: Database.Transaction<(b: LinksBatch, ms: number) => IngestOutcome>;
 
   constructor(readonly path: string) {
@@ -58,6 +60,7 @@ export class SqliteCloudStore implements CloudStore {
       'INSERT INTO sightings (batch_id, tenant, store, agent, epoch, cid, source, address_class, first_ms, last_ms, frames, rssi_max, rssi_mean, beacon_type, beacon_cid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertEphemeral = db.prepare('INSERT INTO ephemeral VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.isSuppressed = db.prepare('SELECT 1 FROM suppressed WHERE digest = ?');
     this.bump = db.prepare('INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1');
     this.ingestTx = db.transaction((b: SightingsBatch, ms: number): IngestOutcome => {
       const w = b.window;
@@ -66,6 +69,7 @@ export class SqliteCloudStore implements CloudStore {
         return 'duplicate';
       }
       for (const s of b.sightings) {
+        if (this.isSuppressed.get(suppressionDigest(b.tenant, `cid:${b.epoch}:${s.cid}`))) continue;
         this.insertSighting.run(b.batchId, b.tenant, b.store, b.agent, b.epoch, s.cid, s.source, s.addressClass, s.first, s.last, s.frames, s.rssiMax, s.rssiMean, s.beacon?.type ?? null, s.beacon?.cid ?? null);
       }
       for (const e of b.ephemeral) this.insertEphemeral.run(b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames);
@@ -80,7 +84,9 @@ export class SqliteCloudStore implements CloudStore {
         return 'duplicate';
       }
       for (const l of b.links) {
-        const [hub, ...rest] = linkNodes(b.epoch, l);
+        const nodes = linkNodes(b.epoch, l);
+        if (nodes.some((n) => this.isSuppressed.get(suppressionDigest(b.tenant, n)))) continue;
+        const [hub, ...rest] = nodes;
         for (const n of rest) insertEdge.run(b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent.marketing ? 1 : 0);
       }
       return 'stored';
@@ -94,6 +100,21 @@ export class SqliteCloudStore implements CloudStore {
   async edges(tenant: string): Promise<(Edge & { marketing: boolean })[]> {
     const rows = this.db.prepare('SELECT a, b, ts, batch_id AS batchId, store, marketing FROM edges WHERE tenant = ?').all(tenant) as (Edge & { marketing: number })[];
     return rows.map((r) => ({ ...r, marketing: r.marketing === 1 }));
+  }
+
+  async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
+    const tx = this.db.transaction(() => {
+      let edges = 0;
+      let sightings = 0;
+      const now = Date.now();
+      for (const n of nodes) {
+        edges += this.db.prepare('DELETE FROM edges WHERE tenant = ? AND (a = ? OR b = ?)').run(tenant, n, n).changes;
+        if (n.startsWith('cid:')) sightings += this.db.prepare('DELETE FROM sightings WHERE tenant = ? AND epoch = ? AND cid = ?').run(tenant, n.slice(4, 14), n.slice(15)).changes;
+        this.db.prepare('INSERT OR IGNORE INTO suppressed VALUES (?, ?)').run(suppressionDigest(tenant, n), now);
+      }
+      return { edges, sightings };
+    });
+    return tx.immediate();
   }
 
   async ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
