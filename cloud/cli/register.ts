@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
 import { loadCloudConfig } from '../config/cloud-config.js';
+import { readFileSync } from 'node:fs';
 import { Consumer } from '../ingest/consumer.js';
+import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures } from '../analytics/visits.js';
 import { CheckError, InputError } from '../../shared/errors.js';
@@ -22,12 +24,26 @@ export function registerCloudCommands(program: Command): void {
       const store = await openCloudStore(cfg);
       const consumer = new Consumer(cfg, store, log);
       await consumer.start();
+      let api: ApiServer | null = null;
+      if (cfg.api) {
+        let token: string;
+        try {
+          token = readFileSync(cfg.api.tokenFile, 'utf8').trim();
+        } catch (err) {
+          throw new InputError(`cannot read api.tokenFile ${cfg.api.tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+        if (token.length < 16) throw new InputError(`api.tokenFile ${cfg.api.tokenFile} must hold a token of at least 16 characters`);
+        api = new ApiServer(store, { token, k: cfg.api.k });
+        const port = await api.start(cfg.api.port, cfg.api.host);
+        log.info({ port }, 'HTTP API listening');
+      }
       log.info({ group: cfg.group }, 'consuming');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
       await consumer.stop();
+      await api?.stop();
       await store.close();
       log.info(consumer.counts, 'stopped');
     });

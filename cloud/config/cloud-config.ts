@@ -26,6 +26,15 @@ export const cloudConfigSchema = z
           .strict(),
       ])
       .default({ sqlite: 'cloud.db' }),
+    api: z
+      .object({
+        port: z.number().int().min(1).max(65535).default(8788),
+        host: z.string().min(1).default('127.0.0.1'),
+        tokenFile: z.string().min(1),
+        k: z.number().int().min(1).default(5),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -45,5 +54,6 @@ export function loadCloudConfig(path: string): CloudConfig {
   const base = dirname(resolve(path));
   if ('sqlite' in cfg.database) cfg.database.sqlite = resolve(base, cfg.database.sqlite);
   for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
+  if (cfg.api) cfg.api.tokenFile = resolve(base, cfg.api.tokenFile);
   return cfg;
 }

@@ -1,0 +1,62 @@
+/** HQ's HTTP API: bearer token, routes, parameter validation, k-anonymous figures. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiServer } from '../cloud/api/server.js';
+import { ingestMessage } from '../cloud/ingest/ingest.js';
+import { SqliteCloudStore } from '../cloud/store/sqlite-store.js';
+import { buildIdentityGraph } from '../cloud/identity/graph.js';
+
+const TOKEN = 'a-long-enough-test-token';
+const T = Date.parse('2026-11-23T10:00:00Z');
+let store: SqliteCloudStore;
+let api: ApiServer;
+let base = '';
+
+const get = (path: string, token: string | null = TOKEN) => fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+beforeAll(async () => {
+  store = new SqliteCloudStore(join(mkdtempSync(join(tmpdir(), 'omniloop-api-')), 'cloud.db'));
+  const sightings = Array.from({ length: 8 }, (_, i) => ({ cid: i.toString(16).padStart(32, '0'), source: 'wifi', addressClass: 'global', first: T, last: T + 10 * 60_000, frames: 9, rssiMax: -50, rssiMean: -60, channels: [6] }));
+  const batch = { schema: 'omniloop.sightings/1', tenant: 'acme', store: 'berlin-1', agent: 'ap-1', batchId: 'ap-1:x:1', seq: 1, epoch: '2026-11-23', window: { start: T, end: T + 60_000, seconds: 60 }, sightings, ephemeral: [] };
+  await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/sightings', Buffer.from(JSON.stringify(batch)));
+  const links = { schema: 'omniloop.links/1', tenant: 'acme', store: 'berlin-1', agent: 'ap-1', batchId: 'ap-1:x:2', seq: 2, epoch: '2026-11-23', links: [{ ts: T, cid: sightings[0]!.cid, hem: 'e'.repeat(64), consent: { marketing: false } }] };
+  await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/links', Buffer.from(JSON.stringify(links)));
+  await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/status', Buffer.from('{"state":"online"}'));
+  api = new ApiServer(store, { token: TOKEN, k: 5 });
+  base = `http://127.0.0.1:${await api.start(0)}`;
+});
+
+afterAll(async () => {
+  await api.stop();
+  await store.close();
+});
+
+describe('HTTP API', () => {
+  it('refuses requests without the right bearer token', async () => {
+    expect((await get('/v1/stats', null)).status).toBe(401);
+    expect((await get('/v1/stats', 'wrong-token-of-some-length')).status).toBe(401);
+    expect((await get('/v1/stats')).status).toBe(200);
+  });
+
+  it('serves stats, agents, footfall, profiles and dead letters', async () => {
+    expect(await (await get('/v1/stats')).json()).toMatchObject({ batches: 2, sightings: 8, stores: 1 });
+    expect((await (await get('/v1/agents')).json()).agents).toEqual([expect.objectContaining({ store: 'berlin-1', agent: 'ap-1', state: 'online' })]);
+    const foot = await (await get('/v1/footfall?tenant=acme&day=2026-11-23')).json();
+    expect(foot.stores[0]).toMatchObject({ store: 'berlin-1', uniqueVisitors: 8, medianDwellMinutes: 10 });
+    const profileId = [...buildIdentityGraph(await store.edges('acme')).profiles.keys()][0]!;
+    const profile = await (await get(`/v1/profiles/${profileId}?tenant=acme`)).json();
+    expect(profile).toMatchObject({ profile: profileId, visits: 1, marketingConsent: false });
+    expect((await get('/v1/profiles/p_0000000000000000?tenant=acme')).status).toBe(404);
+    expect((await (await get('/v1/dead-letters')).json()).deadLetters).toEqual([]);
+  });
+
+  it('answers bad parameters with 400 and unknown paths with 404, as JSON', async () => {
+    const r = await get('/v1/footfall?tenant=acme&day=yesterday');
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({ error: 'query parameter day is malformed' });
+    expect((await get('/v1/footfall?day=2026-11-23')).status).toBe(400);
+    expect((await get('/v1/nope')).status).toBe(404);
+  });
+});
