@@ -15,6 +15,8 @@ let api: ApiServer;
 let base = '';
 
 const get = (path: string, token: string | null = TOKEN) => fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 beforeAll(async () => {
   store = new SqliteCloudStore(join(mkdtempSync(join(tmpdir(), 'omniloop-api-')), 'cloud.db'));
@@ -41,21 +43,21 @@ describe('HTTP API', () => {
   });
 
   it('serves stats, agents, footfall, profiles and dead letters', async () => {
-    expect(await (await get('/v1/stats')).json()).toMatchObject({ batches: 2, sightings: 8, stores: 1 });
-    expect((await (await get('/v1/agents')).json()).agents).toEqual([expect.objectContaining({ store: 'berlin-1', agent: 'ap-1', state: 'online' })]);
-    const foot = await (await get('/v1/footfall?tenant=acme&day=2026-11-23')).json();
+    expect(await json(get('/v1/stats'))).toMatchObject({ batches: 2, sightings: 8, stores: 1 });
+    expect((await json(get('/v1/agents'))).agents).toEqual([expect.objectContaining({ store: 'berlin-1', agent: 'ap-1', state: 'online' })]);
+    const foot = await json(get('/v1/footfall?tenant=acme&day=2026-11-23'));
     expect(foot.stores[0]).toMatchObject({ store: 'berlin-1', uniqueVisitors: 8, medianDwellMinutes: 10 });
     const profileId = [...buildIdentityGraph(await store.edges('acme')).profiles.keys()][0]!;
-    const profile = await (await get(`/v1/profiles/${profileId}?tenant=acme`)).json();
+    const profile = await json(get(`/v1/profiles/${profileId}?tenant=acme`));
     expect(profile).toMatchObject({ profile: profileId, visits: 1, marketingConsent: false });
     expect((await get('/v1/profiles/p_0000000000000000?tenant=acme')).status).toBe(404);
-    expect((await (await get('/v1/dead-letters')).json()).deadLetters).toEqual([]);
+    expect((await json(get('/v1/dead-letters'))).deadLetters).toEqual([]);
   });
 
   it('answers bad parameters with 400 and unknown paths with 404, as JSON', async () => {
     const r = await get('/v1/footfall?tenant=acme&day=yesterday');
     expect(r.status).toBe(400);
-    expect(await r.json()).toEqual({ error: 'query parameter day is malformed' });
+    expect(await json(r)).toEqual({ error: 'query parameter day is malformed' });
     expect((await get('/v1/footfall?day=2026-11-23')).status).toBe(400);
     expect((await get('/v1/nope')).status).toBe(404);
   });
