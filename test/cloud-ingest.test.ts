@@ -18,6 +18,8 @@ import { createLogger } from '../shared/log.js';
 import { redact } from '../shared/wire/redact.js';
 import { hashEmail } from '../shared/identity/link-keys.js';
 import { findProfile } from '../cloud/identity/profiles.js';
+import { returningProfiles } from '../cloud/analytics/returning.js';
+import { DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
 import { generateCapture } from '../scripts/gen-capture.js';
 import { runCli, runCliAsync } from './helpers/cli.js';
 import { Mosquitto, collect, freePort } from './helpers/mosquitto.js';
@@ -187,6 +189,36 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(await findProfile(again, 'acme', `hem:${hem}`)).toBeNull();
     expect((await again.sightingsOfDay('acme', '2026-11-23')).some((r) => r.cid === CID)).toBe(false);
     await again.close();
+  });
+
+  it('counts returning profiles across days and stores, unmerges by batch, honours blocked values', async () => {
+    const store = await backend.open('returning');
+    const hem = 'd'.repeat(64);
+    const day2 = '2026-11-24';
+    const T2 = Date.parse('2026-11-24T10:00:00Z');
+    const CID2 = 'b'.repeat(32);
+    const sight = (seq: number, storeName: string, epoch: string, cid: string, t: number) => ({
+      ...batch(seq),
+      store: storeName,
+      epoch,
+      window: { start: t, end: t + 60_000, seconds: 60 },
+      sightings: [{ ...batch(seq).sightings[0]!, cid, first: t + 1, last: t + 2 }],
+    });
+    const link = (seq: number, storeName: string, epoch: string, cid: string, t: number) => ({ schema: 'omniloop.links/1', tenant: 'acme', store: storeName, agent: 'ap-1', batchId: `ap-1:abcd1234:${seq}`, seq, epoch, links: [{ ts: t, cid, hem, consent: { marketing: false } }] });
+    const topic = (s2: string, kind: string) => `omniloop/v1/acme/${s2}/ap-1/${kind}`;
+    expect(await ingestMessage(store, topic('berlin-1', 'sightings'), buf(sight(1, 'berlin-1', '2026-11-23', CID, T)))).toBe('stored');
+    expect(await ingestMessage(store, topic('paris-1', 'sightings'), buf(sight(2, 'paris-1', day2, CID2, T2)))).toBe('stored');
+    expect(await ingestMessage(store, topic('berlin-1', 'links'), buf(link(3, 'berlin-1', '2026-11-23', CID, T)))).toBe('stored');
+    expect(await ingestMessage(store, topic('paris-1', 'links'), buf(link(4, 'paris-1', day2, CID2, T2)))).toBe('stored');
+    expect(await returningProfiles(store, 'acme', '2026-11-23', '2026-11-24', 1)).toEqual({ from: '2026-11-23', to: '2026-11-24', profiles: 1, returning: 1, multiStore: 1 });
+    expect((await returningProfiles(store, 'acme', '2026-11-23', '2026-11-24', 5)).returning).toBeNull(); // k-anonymous
+    // A blocked e-mail joins nothing.
+    const blocked = { ...DEFAULT_GRAPH_RULES, blocked: new Set([`hem:${hem}`]) };
+    expect(await returningProfiles(store, 'acme', '2026-11-23', '2026-11-24', 1, blocked)).toMatchObject({ profiles: 0 });
+    // Unmerge the second day's link: one profile, seen on one day.
+    expect(await store.revokeBatch('acme', 'ap-1:abcd1234:4')).toBe(1);
+    expect(await returningProfiles(store, 'acme', '2026-11-23', '2026-11-24', 1)).toMatchObject({ profiles: 1, returning: 0 });
+    await store.close();
   });
 
   it('keeps agents online/offline from status, refreshed by metrics', async () => {

@@ -65,9 +65,9 @@ export function buildVisits(rows: SightingRow[], rules: VisitRules = DEFAULT_RUL
   return visits.sort((a, b) => a.start - b.start);
 }
 
-/** k-anonymity: a count of people below k is not shown (null), so nobody can be singled out. */
+/** k-anonymity: a count of people from 1 to k-1 is not shown (null), so nobody can be singled out; 0 reveals no one. */
 export function suppress(n: number, k: number): number | null {
-  return n < k ? null : n;
+  return n > 0 && n < k ? null : n;
 }
 
 export const DWELL_BUCKETS_MIN = [1, 5, 15, 30, 60] as const;
@@ -127,10 +127,10 @@ export function storeDayFigures(visits: Visit[], k: number): StoreDayFigures[] {
       uniqueVisitors: suppress(people.size, k),
       passersBy: suppress(passers.size, k),
       visits: suppress(visitors.length, k),
-      footfallByHour: hours.map((h) => (h.size === 0 ? 0 : suppress(h.size, k))),
-      dwellHistogram: hist.map((n) => (n === 0 ? 0 : suppress(n, k))),
+      footfallByHour: hours.map((h) => suppress(h.size, k)),
+      dwellHistogram: hist.map((n) => suppress(n, k)),
       medianDwellMinutes: people.size >= k && dwellMin.length ? Math.round(dwellMin[Math.floor(dwellMin.length / 2)]! * 10) / 10 : null,
-      crossStore: cross === 0 ? 0 : suppress(cross, k),
+      crossStore: suppress(cross, k),
     });
   }
   return out.sort((a, b) => a.epoch.localeCompare(b.epoch) || a.store.localeCompare(b.store));

@@ -7,11 +7,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildVisits, storeDayFigures } from '../analytics/visits.js';
 import { findProfile } from '../identity/profiles.js';
+import type { GraphRules } from '../identity/graph.js';
 
 export interface ApiOptions {
   token: string;
   /** k-anonymity threshold for counts of people. */
   k: number;
+  rules?: GraphRules;
 }
 
 class HttpError extends Error {
@@ -88,7 +90,7 @@ export class ApiServer {
     }
     const m = /^\/v1\/profiles\/(p_[0-9a-f]{16})$/.exec(path);
     if (m) {
-      const profile = await findProfile(this.store, q('tenant', NAME)!, m[1]!);
+      const profile = await findProfile(this.store, q('tenant', NAME)!, m[1]!, this.opts.rules);
       if (!profile) throw new HttpError(404, 'no such profile');
       return send(res, 200, profile);
     }

@@ -2,12 +2,13 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
-import { loadCloudConfig } from '../config/cloud-config.js';
+import { graphRules, loadCloudConfig } from '../config/cloud-config.js';
 import { readFileSync } from 'node:fs';
 import { Consumer } from '../ingest/consumer.js';
 import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures } from '../analytics/visits.js';
+import { returningProfiles } from '../analytics/returning.js';
 import { CheckError, InputError } from '../../shared/errors.js';
 import { hashEmail, hashPhone } from '../../shared/identity/link-keys.js';
 import { eraseProfile, findProfile } from '../identity/profiles.js';
@@ -33,7 +34,7 @@ export function registerCloudCommands(program: Command): void {
           throw new InputError(`cannot read api.tokenFile ${cfg.api.tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
         }
         if (token.length < 16) throw new InputError(`api.tokenFile ${cfg.api.tokenFile} must hold a token of at least 16 characters`);
-        api = new ApiServer(store, { token, k: cfg.api.k });
+        api = new ApiServer(store, { token, k: cfg.api.k, rules: graphRules(cfg) });
         const port = await api.start(cfg.api.port, cfg.api.host);
         log.info({ port }, 'HTTP API listening');
       }
@@ -97,8 +98,9 @@ export function registerCloudCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
       const node = identifierNode(profile, flags);
-      const store = await openCloudStore(loadCloudConfig(flags.config));
-      const found = await findProfile(store, flags.tenant, node);
+      const cfg = loadCloudConfig(flags.config);
+      const store = await openCloudStore(cfg);
+      const found = await findProfile(store, flags.tenant, node, graphRules(cfg));
       await store.close();
       if (!found) throw new CheckError('no profile for that identifier');
       if (flags.json) return printJson(found);
@@ -119,11 +121,48 @@ export function registerCloudCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
       const node = identifierNode(profile, flags);
-      const store = await openCloudStore(loadCloudConfig(flags.config));
-      const r = await eraseProfile(store, flags.tenant, node);
+      const cfg = loadCloudConfig(flags.config);
+      const store = await openCloudStore(cfg);
+      const r = await eraseProfile(store, flags.tenant, node, graphRules(cfg));
       await store.close();
       if (flags.json) return printJson(r);
       printLine(`erased ${r.identifiers} identifiers, ${r.edges} links and ${r.sightings} sightings; replays of them will be dropped`);
+    });
+  cloud
+    .command('returning')
+    .description('profiles seen on two or more days, or in two or more stores, in a period (k-anonymous)')
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .requiredOption('--from <YYYY-MM-DD>', 'first store-day')
+    .requiredOption('--to <YYYY-MM-DD>', 'last store-day (at most a year after --from)')
+    .option('-k, --k <n>', 'k-anonymity threshold', '5')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { config: string; tenant: string; from: string; to: string; k: string; json?: boolean }) => {
+      for (const d of [flags.from, flags.to]) if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(d))) throw new InputError(`dates are YYYY-MM-DD, not ${JSON.stringify(d)}`);
+      if (flags.to < flags.from) throw new InputError('--to is before --from');
+      const k = Number(flags.k);
+      if (!Number.isInteger(k) || k < 1) throw new InputError(`--k must be a whole number of at least 1, not ${JSON.stringify(flags.k)}`);
+      const cfg = loadCloudConfig(flags.config);
+      const store = await openCloudStore(cfg);
+      const r = await returningProfiles(store, flags.tenant, flags.from, flags.to, k, graphRules(cfg));
+      await store.close();
+      if (flags.json) return printJson(r);
+      const show = (n: number | null) => (n === null ? `<${k}` : String(n));
+      printLine(`${flags.from}..${flags.to}: ${show(r.profiles)} profiles, ${show(r.returning)} returning, ${show(r.multiStore)} in several stores`);
+    });
+  cloud
+    .command('unmerge')
+    .description('revoke the links one link batch brought (wrong evidence); profiles are rebuilt without them')
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .requiredOption('--batch <id>', 'the batch id of the link event (agent:instance:seq)')
+    .action(async (flags: { config: string; tenant: string; batch: string }) => {
+      if (!/^[a-z0-9][a-z0-9_-]{0,63}:[0-9a-z]{1,36}:\d{1,15}$/.test(flags.batch)) throw new InputError('--batch is agent:instance:seq');
+      const store = await openCloudStore(loadCloudConfig(flags.config));
+      const n = await store.revokeBatch(flags.tenant, flags.batch);
+      await store.close();
+      if (n === 0) throw new CheckError(`no links of batch ${flags.batch}`);
+      printLine(`revoked ${n} links of batch ${flags.batch}`);
     });
   cloud
     .command('dead-letters')

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../../shared/errors.js';
 import { brokerSchema, formatIssues } from '../../agents/config/agent-config.js';
+import type { GraphRules } from '../identity/graph.js';
 
 export const cloudConfigSchema = z
   .object({
@@ -26,6 +27,15 @@ export const cloudConfigSchema = z
           .strict(),
       ])
       .default({ sqlite: 'cloud.db' }),
+    identity: z
+      .object({
+        /** Identifiers that never join a profile: `hem:<sha256>`, `hph:<sha256>`, `loy:<key>`. */
+        blocked: z.array(z.string().regex(/^(hem|hph|loy):[0-9a-f]{64}$/, 'a blocked value is hem:, hph: or loy: followed by 64 hex characters')).default([]),
+        maxPersonsPerDevice: z.number().int().min(1).default(3),
+        maxComponentSize: z.number().int().min(2).default(200),
+      })
+      .strict()
+      .default({ blocked: [], maxPersonsPerDevice: 3, maxComponentSize: 200 }),
     api: z
       .object({
         port: z.number().int().min(1).max(65535).default(8788),
@@ -56,4 +66,9 @@ export function loadCloudConfig(path: string): CloudConfig {
   for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
   if (cfg.api) cfg.api.tokenFile = resolve(base, cfg.api.tokenFile);
   return cfg;
+}
+
+/** The identity graph's rules from the config. */
+export function graphRules(cfg: CloudConfig): GraphRules {
+  return { blocked: new Set(cfg.identity.blocked), maxPersonsPerDevice: cfg.identity.maxPersonsPerDevice, maxComponentSize: cfg.identity.maxComponentSize };
 }

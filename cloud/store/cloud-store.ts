@@ -48,6 +48,8 @@ export interface CloudStore {
    * suppression entry for each so that a replayed batch cannot bring them back.
    */
   erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }>;
+  /** Unmerge: revokes the edges a link batch brought (wrong evidence); returns how many. */
+  revokeBatch(tenant: string, batchId: string): Promise<number>;
   /** Parks a message that failed validation, with the reason (payload redacted and cut). */
   deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void>;
   /** The retained status / periodic metrics of an agent; a null state keeps the known one. */

@@ -140,6 +140,10 @@ export class PostgresCloudStore implements CloudStore {
     return r.rows.map((x) => ({ a: x.a, b: x.b, ts: Number(x.ts), batchId: x.batch_id, store: x.store, marketing: x.marketing }));
   }
 
+  async revokeBatch(tenant: string, batchId: string): Promise<number> {
+    return (await this.pool.query(`DELETE FROM ${this.s}.edges WHERE tenant = $1 AND batch_id = $2`, [tenant, batchId])).rowCount ?? 0;
+  }
+
   async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
     const c = await this.pool.connect();
     const s = this.s;

@@ -102,6 +102,10 @@ export class SqliteCloudStore implements CloudStore {
     return rows.map((r) => ({ ...r, marketing: r.marketing === 1 }));
   }
 
+  async revokeBatch(tenant: string, batchId: string): Promise<number> {
+    return this.db.prepare('DELETE FROM edges WHERE tenant = ? AND batch_id = ?').run(tenant, batchId).changes;
+  }
+
   async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
     const tx = this.db.transaction(() => {
       let edges = 0;
