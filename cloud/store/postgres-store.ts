@@ -117,12 +117,30 @@ export class PostgresCloudStore implements CloudStore {
         await c.query('COMMIT');
         return 'duplicate';
       }
-      for (const l of b.links) {
-        const nodes = linkNodes(b.epoch, l);
-        const sup = await c.query(`SELECT 1 FROM ${s}.suppressed WHERE digest = ANY($1)`, [nodes.map((n) => suppressionDigest(b.tenant, n))]);
-        if (sup.rowCount) continue;
+      // Suppressed identifiers (erased people) for the whole batch in one query, then every edge in one insert.
+      const perLink = b.links.map((l) => ({ l, nodes: linkNodes(b.epoch, l) }));
+      const digests = perLink.flatMap((x) => x.nodes.map((n) => suppressionDigest(b.tenant, n)));
+      const sup = await c.query(`SELECT digest FROM ${s}.suppressed WHERE digest = ANY($1)`, [digests]);
+      const erased = new Set(sup.rows.map((r) => r.digest as string));
+      const as: string[] = [];
+      const bs: string[] = [];
+      const tss: number[] = [];
+      const consent: boolean[] = [];
+      for (const { l, nodes } of perLink) {
+        if (erased.size && nodes.some((n) => erased.has(suppressionDigest(b.tenant, n)))) continue;
         const [hub, ...rest] = nodes;
-        for (const n of rest) await c.query(`INSERT INTO ${s}.edges (tenant, a, b, ts, batch_id, store, marketing) VALUES ($1,$2,$3,$4,$5,$6,$7)`, [b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent.marketing]);
+        for (const n of rest) {
+          as.push(hub!);
+          bs.push(n);
+          tss.push(l.ts);
+          consent.push(l.consent.marketing);
+        }
+      }
+      if (as.length) {
+        await c.query(
+          `INSERT INTO ${s}.edges (tenant, a, b, ts, batch_id, store, marketing) SELECT $1, a, b, ts, $2, $3, m FROM unnest($4::text[], $5::text[], $6::bigint[], $7::boolean[]) AS u(a, b, ts, m)`,
+          [b.tenant, b.batchId, b.store, as, bs, tss, consent],
+        );
       }
       await c.query('COMMIT');
       return 'stored';

@@ -14,6 +14,22 @@ const BATCHES = 200;
 const PER_BATCH = 500;
 const T = Date.parse('2026-11-23T08:00:00Z');
 
+/** Link events: 500 per batch, each a device and a hashed e-mail (some with a phone). */
+function linkPayloads(): { topic: string; payload: Buffer }[] {
+  const out = [];
+  for (let b = 1; b <= BATCHES; b++) {
+    const links = Array.from({ length: PER_BATCH }, (_, i) => {
+      const n = b * PER_BATCH + i;
+      const l: Record<string, unknown> = { ts: T + n, cid: n.toString(16).padStart(32, '0'), hem: (n % 60_000).toString(16).padStart(64, '0'), consent: { marketing: n % 2 === 0 } };
+      if (n % 3 === 0) l.hph = (n % 40_000).toString(16).padStart(64, 'f');
+      return l;
+    });
+    const body = { schema: 'omniloop.links/1', tenant: 'bench', store: `s${b % 10}`, agent: 'a1', batchId: `a1:links:${b}`, seq: b, epoch: '2026-11-23', links };
+    out.push({ topic: `omniloop/v1/bench/s${b % 10}/a1/links`, payload: Buffer.from(JSON.stringify(body)) });
+  }
+  return out;
+}
+
 function payloads(): { topic: string; payload: Buffer }[] {
   const out = [];
   for (let b = 1; b <= BATCHES; b++) {
@@ -43,11 +59,19 @@ async function run(kind: string, pgUrl: string | undefined): Promise<Record<stri
     if (r !== 'stored') throw new Error(`batch not stored: ${r}`);
   }
   const ms = performance.now() - t0;
+  const lmsgs = linkPayloads();
+  const t1 = performance.now();
+  for (const m of lmsgs) {
+    const r = await ingestMessage(store, m.topic, m.payload);
+    if (r !== 'stored') throw new Error(`link batch not stored: ${r}`);
+  }
+  const linkMs = performance.now() - t1;
   const stats = await store.stats();
   if (store instanceof PostgresCloudStore) await store.dropSchema();
   await store.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  return { kind, batches: stats.batches, sightings: stats.sightings, ms, sightingsPerSec: stats.sightings / (ms / 1000), maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  const links = BATCHES * PER_BATCH;
+  return { kind, batches: stats.batches, sightings: stats.sightings, ms, sightingsPerSec: stats.sightings / (ms / 1000), linksPerSec: links / (linkMs / 1000), maxRssMb: process.resourceUsage().maxRSS / 1024 };
 }
 
 const [kind, pgUrl] = process.argv.slice(2);
