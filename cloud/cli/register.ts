@@ -84,18 +84,7 @@ export function registerCloudCommands(program: Command): void {
       const show = (n: number | null) => (n === null ? `<${k}` : n);
       printLine(formatTable(['store', 'visitors', 'passers-by', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
     });
-  cloud
-    .command('profile')
-    .description('one anonymous profile: its hashed identifiers, days, stores, visits and consent')
-    .argument('[profile]', 'a profile id (p_...)')
-    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
-    .requiredOption('-t, --tenant <name>', 'tenant')
-    .option('--cid <hex>', "a device's Consumer-ID (with --day)")
-    .option('--day <YYYY-MM-DD>', 'the store-day of --cid')
-    .option('--email <address>', 'an e-mail address (hashed here, never stored)')
-    .option('--phone <number>', 'a phone number (hashed here, never stored)')
-    .option('--country <code>', 'default country code for national phone numbers', '49')
-    .option('--json', 'machine-readable output')
+  addIdentifierOptions(cloud.command('profile').description('one anonymous profile: its hashed identifiers, days, stores, visits and consent'))
     .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
       const node = identifierNode(profile, flags);
       const cfg = loadCloudConfig(flags.config);
@@ -107,18 +96,7 @@ export function registerCloudCommands(program: Command): void {
       printLine(`profile ${found.profile}: ${found.identifiers.length} identifiers, seen on ${found.days.length} days in ${found.stores.length} stores, ${found.visitorVisits} visits (${found.visits - found.visitorVisits} pass-bys), marketing consent: ${found.marketingConsent ? 'yes' : 'no'}`);
       printLine(formatTable(['kind', 'identifier (hashed)'], found.identifiers.map((i) => [i.kind, i.value])));
     });
-  cloud
-    .command('erase')
-    .description('erase a person: the whole profile of an identifier, its sightings, and a suppression entry against replays')
-    .argument('[profile]', 'a profile id (p_...)')
-    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
-    .requiredOption('-t, --tenant <name>', 'tenant')
-    .option('--cid <hex>', "a device's Consumer-ID (with --day)")
-    .option('--day <YYYY-MM-DD>', 'the store-day of --cid')
-    .option('--email <address>', 'an e-mail address (hashed here, never stored)')
-    .option('--phone <number>', 'a phone number (hashed here, never stored)')
-    .option('--country <code>', 'default country code for national phone numbers', '49')
-    .option('--json', 'machine-readable output')
+  addIdentifierOptions(cloud.command('erase').description('erase a person: the whole profile of an identifier, its sightings, and a suppression entry against replays'))
     .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
       const node = identifierNode(profile, flags);
       const cfg = loadCloudConfig(flags.config);
@@ -180,6 +158,20 @@ export function registerCloudCommands(program: Command): void {
         else printLine(`${new Date(r.receivedMs).toISOString()}  ${r.topic}  ${r.reason}`);
       }
     });
+}
+
+/** How a person is named on the command line, for profile and erase alike. */
+function addIdentifierOptions(cmd: Command): Command {
+  return cmd
+    .argument('[profile]', 'a profile id (p_...)')
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .option('--cid <hex>', "a device's Consumer-ID (with --day)")
+    .option('--day <YYYY-MM-DD>', 'the store-day of --cid')
+    .option('--email <address>', 'an e-mail address (hashed here, never stored)')
+    .option('--phone <number>', 'a phone number (hashed here, never stored)')
+    .option('--country <code>', 'default country code for national phone numbers', '49')
+    .option('--json', 'machine-readable output');
 }
 
 interface IdentifierFlags {

@@ -4,7 +4,7 @@
  * hashed phone and keyed loyalty id. Everything in it is already hashed on the agent.
  */
 import { z } from 'zod';
-import { MAX_MESSAGE_BYTES, type Validated } from './sightings-schema.js';
+import { validateBatchMessage, type Validated } from './sightings-schema.js';
 
 export const LINKS_SCHEMA = 'omniloop.links/1';
 
@@ -40,25 +40,7 @@ export const linksBatchSchema = z
 export type LinksBatch = z.infer<typeof linksBatchSchema>;
 
 export function validateLinksMessage(topic: string, payload: Buffer | string): Validated<LinksBatch> {
-  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(payload.toString());
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  const parsed = linksBatchSchema.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    return { ok: false, reason: `schema: ${i.path.join('.') || '(message)'}: ${i.message}` };
-  }
-  const b = parsed.data;
-  const parts = topic.split('/');
-  if (parts.length !== 6 || parts[2] !== b.tenant || parts[3] !== b.store || parts[4] !== b.agent) {
-    return { ok: false, reason: `topic ${topic} does not match the payload's ${b.tenant}/${b.store}/${b.agent}` };
-  }
-  return { ok: true, value: b };
+  return validateBatchMessage(topic, payload, linksBatchSchema);
 }
 
 /** The graph nodes of one link: the device's cid is only a node for its store-day. */

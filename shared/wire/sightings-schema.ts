@@ -61,8 +61,11 @@ export type WireSighting = z.infer<typeof sightingSchema>;
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** Parses and validates one sightings message received on `topic`. */
-export function validateSightingsMessage(topic: string, payload: Buffer | string): Validated<SightingsBatch> {
+/**
+ * Parses and validates one message received on `topic` against a batch schema: size, JSON, every field,
+ * and that the topic names the sender the payload names.
+ */
+export function validateBatchMessage<T extends { tenant: string; store: string; agent: string }>(topic: string, payload: Buffer | string, schema: z.ZodType<T>): Validated<T> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
   let raw: unknown;
@@ -71,16 +74,21 @@ export function validateSightingsMessage(topic: string, payload: Buffer | string
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
-  const parsed = sightingsBatchSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
     return { ok: false, reason: `schema: ${i.path.join('.') || '(message)'}: ${i.message}${parsed.error.issues.length > 1 ? ` (+${parsed.error.issues.length - 1} more)` : ''}` };
   }
   const b = parsed.data;
   const parts = topic.split('/');
-  // omniloop/v1/<tenant>/<store>/<agent>/sightings: the topic must name the sender the payload names.
+  // omniloop/v1/<tenant>/<store>/<agent>/<kind>: the topic must name the sender the payload names.
   if (parts.length !== 6 || parts[2] !== b.tenant || parts[3] !== b.store || parts[4] !== b.agent) {
     return { ok: false, reason: `topic ${topic} does not match the payload's ${b.tenant}/${b.store}/${b.agent}` };
   }
   return { ok: true, value: b };
+}
+
+/** Parses and validates one sightings message received on `topic`. */
+export function validateSightingsMessage(topic: string, payload: Buffer | string): Validated<SightingsBatch> {
+  return validateBatchMessage(topic, payload, sightingsBatchSchema);
 }
