@@ -1,6 +1,6 @@
 /** Visits, visitors vs passers-by, footfall, dwell and cross-store figures, with k-anonymity. */
 import { describe, expect, it } from 'vitest';
-import { buildVisits, storeDayFigures, suppress, type SightingRow } from '../cloud/analytics/visits.js';
+import { buildVisits, storeDayFigures, storeTimezones, suppress, type SightingRow } from '../cloud/analytics/visits.js';
 
 const T = Date.parse('2026-11-23T10:00:00Z');
 const MIN = 60_000;
@@ -43,6 +43,14 @@ describe('store-day figures', () => {
     expect(b).toMatchObject({ store: 'b', uniqueVisitors: 7, crossStore: 5 });
     expect(b!.footfallByHour[12]).toBe(5);
     expect(b!.footfallByHour[10]).toBeNull(); // 2 people: below k
+  });
+
+  it("counts footfall in the store's local hours when its zone is known", () => {
+    const rows = people('a', 5, 0, 10); // 10:00-10:10 UTC = 11:00 in Berlin
+    const [f] = storeDayFigures(buildVisits(rows), 5, storeTimezones([{ store: 'a', status: { timezone: 'Europe/Berlin' } }, { store: 'b', status: { timezone: 'Mars/Base' } }]));
+    expect(f!.timezone).toBe('Europe/Berlin');
+    expect([f!.footfallByHour[10], f!.footfallByHour[11]]).toEqual([0, 5]);
+    expect(storeTimezones([{ store: 'b', status: { timezone: 'Mars/Base' } }])('b')).toBe('UTC');
   });
 
   it('suppresses every count of people below k', () => {

@@ -118,6 +118,8 @@ export class Agent {
     const s = this.outbox.stats();
     const c = this.pipeline.counters;
     return {
+      // HQ buckets footfall by the store's local hours: it learns the zone from here.
+      timezone: this.config.timezone,
       frames: c.frames,
       malformed: c.malformed,
       optedOut: c.optedOut,

@@ -78,7 +78,9 @@ export interface StoreDayFigures {
   uniqueVisitors: number | null;
   passersBy: number | null;
   visits: number | null;
-  /** Unique visitors whose visit touched each UTC hour (0..23). */
+  /** The zone the hours are in: the store's (from its agents' status), else UTC. */
+  timezone: string;
+  /** Unique visitors whose visit touched each local hour (0..23). */
   footfallByHour: (number | null)[];
   /** Visitors' visits by dwell: <1, 1-5, 5-15, 15-30, 30-60, >=60 minutes. */
   dwellHistogram: (number | null)[];
@@ -87,7 +89,12 @@ export interface StoreDayFigures {
   crossStore: number | null;
 }
 
-export function storeDayFigures(visits: Visit[], k: number): StoreDayFigures[] {
+/** The local hour of an instant in a zone. */
+function hourIn(fmt: Intl.DateTimeFormat, ms: number): number {
+  return Number(fmt.format(new Date(ms))) % 24;
+}
+
+export function storeDayFigures(visits: Visit[], k: number, timezoneOf: (store: string) => string = () => 'UTC'): StoreDayFigures[] {
   const groups = new Map<string, Visit[]>();
   const storesOf = new Map<string, Set<string>>(); // epoch|cid -> stores
   for (const v of visits) {
@@ -107,9 +114,11 @@ export function storeDayFigures(visits: Visit[], k: number): StoreDayFigures[] {
     const people = new Set(visitors.map((v) => v.cid));
     const passers = new Set(list.filter((v) => !v.visitor).map((v) => v.cid));
     for (const c of people) passers.delete(c);
+    const timezone = timezoneOf(store);
+    const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', hourCycle: 'h23' });
     const hours = Array.from({ length: 24 }, () => new Set<string>());
     for (const v of visitors) {
-      for (let h = new Date(v.start).getUTCHours(), end = new Date(v.end).getUTCHours(); ; h = (h + 1) % 24) {
+      for (let h = hourIn(fmt, v.start), end = hourIn(fmt, v.end); ; h = (h + 1) % 24) {
         hours[h]!.add(v.cid);
         if (h === end) break;
       }
@@ -124,6 +133,7 @@ export function storeDayFigures(visits: Visit[], k: number): StoreDayFigures[] {
     out.push({
       store,
       epoch,
+      timezone,
       uniqueVisitors: suppress(people.size, k),
       passersBy: suppress(passers.size, k),
       visits: suppress(visitors.length, k),
@@ -134,4 +144,20 @@ export function storeDayFigures(visits: Visit[], k: number): StoreDayFigures[] {
     });
   }
   return out.sort((a, b) => a.epoch.localeCompare(b.epoch) || a.store.localeCompare(b.store));
+}
+
+/** Each store's time zone as its agents report it in their status (the first valid one wins). */
+export function storeTimezones(agents: { store: string; status: Record<string, unknown> }[]): (store: string) => string {
+  const zones = new Map<string, string>();
+  for (const a of agents) {
+    const tz = a.status.timezone;
+    if (typeof tz !== 'string' || zones.has(a.store)) continue;
+    try {
+      new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+      zones.set(a.store, tz);
+    } catch {
+      /* not a zone: ignore */
+    }
+  }
+  return (store) => zones.get(store) ?? 'UTC';
 }

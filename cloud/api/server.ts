@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { CloudStore } from '../store/cloud-store.js';
-import { buildVisits, storeDayFigures } from '../analytics/visits.js';
+import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
 import { findProfile } from '../identity/profiles.js';
 import type { GraphRules } from '../identity/graph.js';
 
@@ -85,7 +85,8 @@ export class ApiServer {
       const tenant = q('tenant', NAME)!;
       const day = q('day', DAY)!;
       const store = q('store', NAME, false);
-      const figures = storeDayFigures(buildVisits(await this.store.sightingsOfDay(tenant, day)), this.opts.k).filter((f) => !store || f.store === store);
+      const zones = storeTimezones((await this.store.agents()).filter((a) => a.tenant === tenant));
+      const figures = storeDayFigures(buildVisits(await this.store.sightingsOfDay(tenant, day)), this.opts.k, zones).filter((f) => !store || f.store === store);
       return send(res, 200, { tenant, day, k: this.opts.k, stores: figures });
     }
     const m = /^\/v1\/profiles\/(p_[0-9a-f]{16})$/.exec(path);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Consumer } from '../ingest/consumer.js';
 import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
-import { buildVisits, storeDayFigures } from '../analytics/visits.js';
+import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
 import { returningProfiles } from '../analytics/returning.js';
 import { CheckError, InputError } from '../../shared/errors.js';
 import { hashEmail, hashPhone } from '../../shared/identity/link-keys.js';
@@ -77,7 +77,8 @@ export function registerCloudCommands(program: Command): void {
       if (!Number.isInteger(k) || k < 1) throw new InputError(`--k must be a whole number of at least 1, not ${JSON.stringify(flags.k)}`);
       const store = await openCloudStore(loadCloudConfig(flags.config));
       // Cross-store figures need every store of the day, even when one store is asked for.
-      const figures = storeDayFigures(buildVisits(await store.sightingsOfDay(flags.tenant, flags.day)), k).filter((f) => !flags.store || f.store === flags.store);
+      const zones = storeTimezones((await store.agents()).filter((a) => a.tenant === flags.tenant));
+      const figures = storeDayFigures(buildVisits(await store.sightingsOfDay(flags.tenant, flags.day)), k, zones).filter((f) => !flags.store || f.store === flags.store);
       await store.close();
       if (flags.json) return printJson({ tenant: flags.tenant, day: flags.day, k, stores: figures });
       if (!figures.length) return notice(`no sightings for ${flags.tenant} on ${flags.day}`);
