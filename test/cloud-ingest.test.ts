@@ -21,7 +21,8 @@ import { findProfile } from '../cloud/identity/profiles.js';
 import { returningProfiles } from '../cloud/analytics/returning.js';
 import { DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
 import { generateCapture } from '../scripts/gen-capture.js';
-import { runCli, runCliAsync } from './helpers/cli.js';
+import { CLI, runCli, runCliAsync } from './helpers/cli.js';
+import { spawn } from 'node:child_process';
 import { Mosquitto, collect, freePort } from './helpers/mosquitto.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-cloud-'));
@@ -246,9 +247,10 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
   });
   afterAll(async () => broker.stop());
 
+  /** Each test its own group: the persistent sessions of an earlier test's consumers would take a share. */
   function cloudConfig(name: string): string {
     const p = join(dir, `${name}.yaml`);
-    writeFileSync(p, `broker:\n  url: ${broker.url}\ngroup: hq-${backendName}\n${backend.yaml(name)}`);
+    writeFileSync(p, `broker:\n  url: ${broker.url}\ngroup: ${name}\n${backend.yaml(name)}`);
     return p;
   }
 
@@ -328,4 +330,42 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
     }
     expect(runCli(['cloud', 'footfall', '--config', cfgPath, '--tenant', 'acme', '--day', '23.11.2026']).code).toBe(2);
   });
+
+  it('loses nothing when a consumer process is killed with SIGKILL and comes back', async () => {
+    const cfgPath = cloudConfig(`killed${backendName}`);
+    const start = (instance: string) => {
+      const child = spawn(process.execPath, [CLI, 'cloud', 'run', '--config', cfgPath, '--instance', instance], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      child.stderr.on('data', (d) => (log += d));
+      return { child, log: () => log };
+    };
+    const waitFor = async (p: { log: () => string }) => {
+      for (let i = 0; i < 100 && !/consuming/.test(p.log()); i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    const a = start('a');
+    let b = start('b');
+    await waitFor(a);
+    await waitFor(b);
+    let expected = 0;
+    for (const [i, s] of ['lyon-1', 'oslo-1'].entries()) {
+      const capture = join(dir, `${s}.pcapng`);
+      generateCapture({ out: capture, frames: 8_000, devices: 800, kind: 'mixed', seed: 40 + i });
+      const r = await runCliAsync(['agent', 'replay', capture, '--config', agentConfig(`${s}`), '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expected += JSON.parse(r.stdout).batches;
+      if (i === 0) {
+        b.child.kill('SIGKILL'); // mid-stream, whatever it was doing
+        await new Promise((r2) => b.child.once('exit', r2));
+      }
+    }
+    b = start('b'); // the same instance: its queued messages are waiting for it
+    await waitFor(b);
+    const store = await backend.open(`killed${backendName}`);
+    for (let i = 0; i < 100 && (await store.stats()).batches < expected; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await store.stats()).batches).toBe(expected);
+    await store.close();
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    await Promise.all([a, b].map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))));
+  }, 120_000);
 });

@@ -4,6 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
 import { graphRules, loadCloudConfig } from '../config/cloud-config.js';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Consumer } from '../ingest/consumer.js';
 import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
@@ -19,11 +20,13 @@ export function registerCloudCommands(program: Command): void {
     .command('run')
     .description('consume the stream (shared subscription) into the database until SIGTERM/SIGINT')
     .requiredOption('-c, --config <file>', 'cloud config (YAML)')
-    .action(async (flags: { config: string }) => {
+    .option('-i, --instance <name>', 'this consumer among several on one host; a restart with the same name resumes its session', '1')
+    .action(async (flags: { config: string; instance: string }) => {
+      if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(flags.instance)) throw new InputError('--instance is 1-32 characters of a-z, 0-9, _ and -');
       const cfg = loadCloudConfig(flags.config);
       const log = createLogger('omniloop-cloud');
       const store = await openCloudStore(cfg);
-      const consumer = new Consumer(cfg, store, log);
+      const consumer = new Consumer(cfg, store, log, cfg.broker.clientId ?? `omniloop-cloud-${cfg.group}-${hostname()}-${flags.instance}`);
       await consumer.start();
       let api: ApiServer | null = null;
       if (cfg.api) {

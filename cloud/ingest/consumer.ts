@@ -5,6 +5,7 @@
  * the broker redelivers it, and the batch id makes the redelivery harmless.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { sharedSubscription } from '../../shared/wire/topics.js';
@@ -23,7 +24,11 @@ export class Consumer {
     private readonly cfg: CloudConfig,
     private readonly store: CloudStore,
     private readonly log: Logger,
-    private readonly clientId = `omniloop-cloud-${cfg.group}-${process.pid}`,
+    /**
+     * Stable across restarts (never the pid): the broker keeps this consumer's session and queued
+     * messages while it is down and hands them over when the same instance comes back.
+     */
+    private readonly clientId = `omniloop-cloud-${cfg.group}-${hostname()}-1`,
   ) {}
 
   start(): Promise<void> {

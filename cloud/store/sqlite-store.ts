@@ -172,13 +172,15 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) throw new Error(`schema ${version} is newer than this omniloop understands`);
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }).immediate();
-    }
+    // Read the version inside the write lock: several consumer processes may open a new file at once.
+    this.db
+      .transaction(() => {
+        const version = this.db.pragma('user_version', { simple: true }) as number;
+        if (version > MIGRATIONS.length) throw new Error(`schema ${version} is newer than this omniloop understands`);
+        for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+        if (version < MIGRATIONS.length) this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
   }
+
 }
