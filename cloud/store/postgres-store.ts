@@ -66,17 +66,9 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async ingestSightings(b: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
-    const c = await this.pool.connect();
     const s = this.s;
-    try {
-      await c.query('BEGIN');
-      const w = b.window;
-      const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING`, [b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, receivedMs]);
-      if (ins.rowCount === 0) {
-        await c.query(`INSERT INTO ${s}.counters VALUES ('duplicates', 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`);
-        await c.query('COMMIT');
-        return 'duplicate';
-      }
+    const w = b.window;
+    return this.batchTx([b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, receivedMs], async (c) => {
       const sup = await c.query(`SELECT digest FROM ${s}.suppressed WHERE digest = ANY($1)`, [b.sightings.map((x) => suppressionDigest(b.tenant, `cid:${b.epoch}:${x.cid}`))]);
       const erased = new Set(sup.rows.map((r) => r.digest as string));
       const keep = erased.size ? b.sightings.filter((x) => !erased.has(suppressionDigest(b.tenant, `cid:${b.epoch}:${x.cid}`))) : b.sightings;
@@ -92,6 +84,25 @@ export class PostgresCloudStore implements CloudStore {
       for (const e of b.ephemeral) {
         await c.query(`INSERT INTO ${s}.ephemeral VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, [b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames]);
       }
+    });
+  }
+
+  /**
+   * One batch in one transaction: claims its id in `batches` (a known id counts as a duplicate and
+   * changes nothing), then lets `work` write its rows.
+   */
+  private async batchTx(batchRow: unknown[], work: (c: pg.PoolClient) => Promise<void>): Promise<IngestOutcome> {
+    const c = await this.pool.connect();
+    const s = this.s;
+    try {
+      await c.query('BEGIN');
+      const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING`, batchRow);
+      if (ins.rowCount === 0) {
+        await c.query(`INSERT INTO ${s}.counters VALUES ('duplicates', 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`);
+        await c.query('COMMIT');
+        return 'duplicate';
+      }
+      await work(c);
       await c.query('COMMIT');
       return 'stored';
     } catch (err) {
@@ -105,18 +116,10 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async ingestLinks(b: LinksBatch, receivedMs: number): Promise<IngestOutcome> {
-    const c = await this.pool.connect();
     const s = this.s;
-    try {
-      await c.query('BEGIN');
-      const first = Math.min(...b.links.map((l) => l.ts));
-      const last = Math.max(...b.links.map((l) => l.ts));
-      const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,$9) ON CONFLICT DO NOTHING`, [b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, receivedMs]);
-      if (ins.rowCount === 0) {
-        await c.query(`INSERT INTO ${s}.counters VALUES ('duplicates', 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`);
-        await c.query('COMMIT');
-        return 'duplicate';
-      }
+    const first = Math.min(...b.links.map((l) => l.ts));
+    const last = Math.max(...b.links.map((l) => l.ts));
+    return this.batchTx([b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, 0, receivedMs], async (c) => {
       // Suppressed identifiers (erased people) for the whole batch in one query, then every edge in one insert.
       const perLink = b.links.map((l) => ({ l, nodes: linkNodes(b.epoch, l) }));
       const digests = perLink.flatMap((x) => x.nodes.map((n) => suppressionDigest(b.tenant, n)));
@@ -142,15 +145,7 @@ export class PostgresCloudStore implements CloudStore {
           [b.tenant, b.batchId, b.store, as, bs, tss, consent],
         );
       }
-      await c.query('COMMIT');
-      return 'stored';
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      if ((err as { code?: string }).code === '23505') return 'duplicate';
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async edges(tenant: string): Promise<(Edge & { marketing: boolean })[]> {

@@ -4,11 +4,10 @@
  * hashed phone and keyed loyalty id. Everything in it is already hashed on the agent.
  */
 import { z } from 'zod';
-import { validateBatchMessage, type Validated } from './sightings-schema.js';
+import { batchEnvelopeShape, batchIdMatches, validateBatchMessage, type Validated } from './sightings-schema.js';
 
 export const LINKS_SCHEMA = 'omniloop.links/1';
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/);
 const hex = (n: number, what: string) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), `${what} is ${n} lowercase hex characters`);
 
 export const linkSchema = z
@@ -26,16 +25,11 @@ export const linkSchema = z
 export const linksBatchSchema = z
   .object({
     schema: z.literal(LINKS_SCHEMA),
-    tenant: name,
-    store: name,
-    agent: name,
-    batchId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}:[0-9a-z]{1,36}:\d{1,15}$/),
-    seq: z.number().int().min(1),
-    epoch: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    ...batchEnvelopeShape,
     links: z.array(linkSchema).min(1).max(10_000),
   })
   .strict()
-  .refine((b) => b.batchId.startsWith(`${b.agent}:`) && b.batchId.endsWith(`:${b.seq}`), { message: 'batchId does not match agent and seq', path: ['batchId'] });
+  .refine(batchIdMatches.check, { message: batchIdMatches.message, path: ['batchId'] });
 
 export type LinksBatch = z.infer<typeof linksBatchSchema>;
 

@@ -39,22 +39,30 @@ export const ephemeralSchema = z
   })
   .strict();
 
+/** The envelope every batch kind carries (the schema literal aside): who sent it, its id, its key epoch. */
+export const batchEnvelopeShape = {
+  tenant: name,
+  store: name,
+  agent: name,
+  batchId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}:[0-9a-z]{1,36}:\d{1,15}$/),
+  seq: z.number().int().min(1),
+  epoch: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+};
+
+/** A batch id names its agent and ends in its sequence number. */
+export const batchIdMatches = { check: (b: { batchId: string; agent: string; seq: number }) => b.batchId.startsWith(`${b.agent}:`) && b.batchId.endsWith(`:${b.seq}`), message: 'batchId does not match agent and seq' };
+
 export const sightingsBatchSchema = z
   .object({
     schema: z.literal(SIGHTINGS_SCHEMA),
-    tenant: name,
-    store: name,
-    agent: name,
-    batchId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}:[0-9a-z]{1,36}:\d{1,15}$/),
-    seq: z.number().int().min(1),
-    epoch: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    ...batchEnvelopeShape,
     window: z.object({ start: ms, end: ms, seconds: z.number().positive().max(86_400) }).strict(),
     sightings: z.array(sightingSchema).max(10_000),
     ephemeral: z.array(ephemeralSchema).max(64),
   })
   .strict()
   .refine((b) => b.window.end > b.window.start, { message: 'window ends before it starts', path: ['window'] })
-  .refine((b) => b.batchId.startsWith(`${b.agent}:`) && b.batchId.endsWith(`:${b.seq}`), { message: 'batchId does not match agent and seq', path: ['batchId'] });
+  .refine(batchIdMatches.check, { message: batchIdMatches.message, path: ['batchId'] });
 
 export type SightingsBatch = z.infer<typeof sightingsBatchSchema>;
 export type WireSighting = z.infer<typeof sightingSchema>;
