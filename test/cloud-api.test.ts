@@ -25,7 +25,7 @@ beforeAll(async () => {
   await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/sightings', Buffer.from(JSON.stringify(batch)));
   const links = { schema: 'omniloop.links/1', tenant: 'acme', store: 'berlin-1', agent: 'ap-1', batchId: 'ap-1:x:2', seq: 2, epoch: '2026-11-23', links: [{ ts: T, cid: sightings[0]!.cid, hem: 'e'.repeat(64), consent: { marketing: false } }] };
   await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/links', Buffer.from(JSON.stringify(links)));
-  await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/status', Buffer.from('{"state":"online"}'));
+  await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/status', Buffer.from(JSON.stringify({ state: 'online', timezone: 'Europe/Berlin', outbox: { rows: 3, oldestAgeSeconds: 4 } })));
   api = new ApiServer(store, { token: TOKEN, k: 5 });
   base = `http://127.0.0.1:${await api.start(0)}`;
 });
@@ -54,11 +54,27 @@ describe('HTTP API', () => {
     expect((await json(get('/v1/dead-letters'))).deadLetters).toEqual([]);
   });
 
+  it('serves tenants, agents health, visits, flows, returning profiles and the graph', async () => {
+    expect(await json(get('/v1/tenants'))).toEqual({ tenants: [{ tenant: 'acme', stores: ['berlin-1'], days: ['2026-11-23'] }] });
+    const [agent] = (await json(get('/v1/agents'))).agents;
+    expect(agent).toMatchObject({ online: true, stale: false, bufferRows: 3, timezone: 'Europe/Berlin' });
+    const visits = await json(get('/v1/visits?tenant=acme&day=2026-11-23&limit=5'));
+    expect(visits).toMatchObject({ total: 8, truncated: true });
+    expect(visits.visits[0]).toEqual({ store: 'berlin-1', start: T, end: T + 600_000, dwellMinutes: 10, visitor: true, rssiMax: -50 });
+    expect(JSON.stringify(visits)).not.toMatch(/cid|0{31}/); // visits name no device
+    expect(await json(get('/v1/flows?tenant=acme&from=2026-11-17&to=2026-11-23'))).toEqual({ tenant: 'acme', from: '2026-11-17', to: '2026-11-23', k: 5, sameDay: [], acrossDays: [] });
+    expect(await json(get('/v1/returning?tenant=acme&from=2026-11-17&to=2026-11-23'))).toEqual({ tenant: 'acme', k: 5, from: '2026-11-17', to: '2026-11-23', profiles: null, returning: 0, multiStore: 0 });
+    expect(await json(get('/v1/graph?tenant=acme'))).toMatchObject({ identifiers: { cid: 1, hem: 1, hph: 0, loy: 0 }, edges: 1, profiles: null, quarantinedDevices: 0 });
+  });
+
   it('answers bad parameters with 400 and unknown paths with 404, as JSON', async () => {
     const r = await get('/v1/footfall?tenant=acme&day=yesterday');
     expect(r.status).toBe(400);
     expect(await json(r)).toEqual({ error: 'query parameter day is malformed' });
     expect((await get('/v1/footfall?day=2026-11-23')).status).toBe(400);
     expect((await get('/v1/nope')).status).toBe(404);
+    expect(await json(get('/v1/flows?tenant=acme&from=2026-11-23&to=2026-11-01'))).toEqual({ error: 'the period ends before it starts' });
+    expect((await get('/v1/returning?tenant=acme&from=2025-01-01&to=2026-11-01')).status).toBe(400);
+    expect((await get('/v1/visits?tenant=ACME&day=2026-11-23')).status).toBe(400);
   });
 });

@@ -6,6 +6,7 @@
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
 import { suppress } from './visits.js';
+import { sightingsOfPeriod } from './period.js';
 
 export interface ReturningFigures {
   from: string;
@@ -18,23 +19,15 @@ export interface ReturningFigures {
   multiStore: number | null;
 }
 
-export function daysBetween(from: string, to: string): string[] {
-  const out: string[] = [];
-  for (let t = Date.parse(`${from}T00:00:00Z`), end = Date.parse(`${to}T00:00:00Z`); t <= end && out.length < 366; t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
-  return out;
-}
-
 export async function returningProfiles(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ReturningFigures> {
   const g = buildIdentityGraph(await store.edges(tenant), rules);
   const days = new Map<string, Set<string>>();
   const stores = new Map<string, Set<string>>();
-  for (const day of daysBetween(from, to)) {
-    for (const r of await store.sightingsOfDay(tenant, day)) {
-      const p = g.profileOf.get(`cid:${day}:${r.cid}`);
-      if (!p) continue;
-      (days.get(p) ?? days.set(p, new Set()).get(p)!).add(day);
-      (stores.get(p) ?? stores.set(p, new Set()).get(p)!).add(r.store);
-    }
+  for (const r of await sightingsOfPeriod(store, tenant, from, to)) {
+    const p = g.profileOf.get(`cid:${r.epoch}:${r.cid}`);
+    if (!p) continue;
+    (days.get(p) ?? days.set(p, new Set()).get(p)!).add(r.epoch);
+    (stores.get(p) ?? stores.set(p, new Set()).get(p)!).add(r.store);
   }
   const count = (m: Map<string, Set<string>>) => [...m.values()].filter((s) => s.size > 1).length;
   return { from, to, profiles: suppress(days.size, k), returning: suppress(count(days), k), multiStore: suppress(count(stores), k) };

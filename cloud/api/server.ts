@@ -1,13 +1,19 @@
 /**
- * HQ's HTTP JSON API, behind a bearer token: stores and agents, footfall, visits, profiles, dead
- * letters. Every figure that counts people goes through the same k-anonymous analytics as the CLI.
+ * HQ's HTTP JSON API, behind a bearer token: tenants, agents, footfall, visits, flows, returning
+ * profiles, the identity graph, profiles, dead letters. Every figure that counts people goes through
+ * the same k-anonymous analytics as the CLI.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
 import { findProfile } from '../identity/profiles.js';
-import type { GraphRules } from '../identity/graph.js';
+import { buildIdentityGraph, type GraphRules } from '../identity/graph.js';
+import { graphFigures } from '../identity/graph-figures.js';
+import { agentHealth } from '../analytics/agent-health.js';
+import { storeFlows } from '../analytics/flows.js';
+import { periodProblem, sightingsOfPeriod } from '../analytics/period.js';
+import { returningProfiles } from '../analytics/returning.js';
 
 export interface ApiOptions {
   token: string;
@@ -26,6 +32,7 @@ class HttpError extends Error {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const ROUTES = '/v1/stats, /v1/tenants, /v1/agents, /v1/footfall, /v1/visits, /v1/flows, /v1/returning, /v1/graph, /v1/profiles/{id}, /v1/dead-letters';
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 export class ApiServer {
@@ -75,27 +82,84 @@ export class ApiServer {
       return v;
     };
     const path = url.pathname;
-    if (path === '/v1/stats') return send(res, 200, await this.store.stats());
-    if (path === '/v1/agents') return send(res, 200, { agents: await this.store.agents() });
-    if (path === '/v1/dead-letters') {
-      const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
-      return send(res, 200, { deadLetters: await this.store.deadLetters(limit) });
-    }
-    if (path === '/v1/footfall') {
-      const tenant = q('tenant', NAME)!;
-      const day = q('day', DAY)!;
-      const store = q('store', NAME, false);
-      const zones = storeTimezones((await this.store.agents()).filter((a) => a.tenant === tenant));
-      const figures = storeDayFigures(buildVisits(await this.store.sightingsOfDay(tenant, day)), this.opts.k, zones).filter((f) => !store || f.store === store);
-      return send(res, 200, { tenant, day, k: this.opts.k, stores: figures });
+    const tenant = () => q('tenant', NAME)!;
+    const period = () => {
+      const from = q('from', DAY)!;
+      const to = q('to', DAY)!;
+      const problem = periodProblem(from, to);
+      if (problem) throw new HttpError(400, problem);
+      return { from, to };
+    };
+    const k = this.opts.k;
+    switch (path) {
+      case '/v1/stats':
+        return send(res, 200, await this.store.stats());
+      case '/v1/tenants': {
+        const tenants = new Map<string, { tenant: string; stores: Set<string>; days: Set<string> }>();
+        for (const r of await this.store.tenantDays()) {
+          const t = tenants.get(r.tenant) ?? tenants.set(r.tenant, { tenant: r.tenant, stores: new Set(), days: new Set() }).get(r.tenant)!;
+          t.stores.add(r.store);
+          t.days.add(r.epoch);
+        }
+        return send(res, 200, { tenants: [...tenants.values()].map((t) => ({ tenant: t.tenant, stores: [...t.stores].sort(), days: [...t.days].sort().reverse() })) });
+      }
+      case '/v1/agents': {
+        const now = Date.now();
+        return send(res, 200, { agents: (await this.store.agents()).map((a) => agentHealth(a, now)) });
+      }
+      case '/v1/dead-letters': {
+        const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
+        return send(res, 200, { deadLetters: await this.store.deadLetters(limit) });
+      }
+      case '/v1/footfall': {
+        const t = tenant();
+        const day = q('day', DAY)!;
+        const store = q('store', NAME, false);
+        // Cross-store figures need every store of the day, even when one store is asked for.
+        const zones = storeTimezones((await this.store.agents()).filter((a) => a.tenant === t));
+        const figures = storeDayFigures(buildVisits(await this.store.sightingsOfDay(t, day)), k, zones).filter((f) => !store || f.store === store);
+        return send(res, 200, { tenant: t, day, k, stores: figures });
+      }
+      case '/v1/visits': {
+        // Single visits, without any identifier: when and how long, in which store, visitor or passer-by.
+        const t = tenant();
+        const day = q('day', DAY)!;
+        const store = q('store', NAME, false);
+        const limit = Math.min(10_000, Math.max(1, Number(url.searchParams.get('limit') ?? 1000) || 1000));
+        const visits = buildVisits(await this.store.sightingsOfDay(t, day, store));
+        return send(res, 200, {
+          tenant: t,
+          day,
+          total: visits.length,
+          truncated: visits.length > limit,
+          visits: visits.slice(0, limit).map((v) => ({ store: v.store, start: v.start, end: v.end, dwellMinutes: Math.round((v.end - v.start) / 6_000) / 10, visitor: v.visitor, rssiMax: v.rssiMax })),
+        });
+      }
+      case '/v1/flows': {
+        const t = tenant();
+        const { from, to } = period();
+        const g = buildIdentityGraph(await this.store.edges(t), this.opts.rules);
+        const flows = storeFlows(buildVisits(await sightingsOfPeriod(this.store, t, from, to)), (epoch, cid) => g.profileOf.get(`cid:${epoch}:${cid}`), k);
+        return send(res, 200, { tenant: t, from, to, ...flows });
+      }
+      case '/v1/returning': {
+        const t = tenant();
+        const { from, to } = period();
+        return send(res, 200, { tenant: t, k, ...(await returningProfiles(this.store, t, from, to, k, this.opts.rules)) });
+      }
+      case '/v1/graph': {
+        const t = tenant();
+        const edges = await this.store.edges(t);
+        return send(res, 200, { tenant: t, k, ...graphFigures(edges, buildIdentityGraph(edges, this.opts.rules), k) });
+      }
     }
     const m = /^\/v1\/profiles\/(p_[0-9a-f]{16})$/.exec(path);
     if (m) {
-      const profile = await findProfile(this.store, q('tenant', NAME)!, m[1]!, this.opts.rules);
+      const profile = await findProfile(this.store, tenant(), m[1]!, this.opts.rules);
       if (!profile) throw new HttpError(404, 'no such profile');
       return send(res, 200, profile);
     }
-    throw new HttpError(404, 'not found: /v1/stats, /v1/agents, /v1/footfall, /v1/profiles/{id}, /v1/dead-letters');
+    throw new HttpError(404, `not found: ${ROUTES}`);
   }
 
   private authorized(header: string | undefined): boolean {

@@ -10,6 +10,7 @@ import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
 import { returningProfiles } from '../analytics/returning.js';
+import { periodProblem } from '../analytics/period.js';
 import { CheckError, InputError } from '../../shared/errors.js';
 import { hashEmail, hashPhone } from '../../shared/identity/link-keys.js';
 import { eraseProfile, findProfile } from '../identity/profiles.js';
@@ -120,8 +121,8 @@ export function registerCloudCommands(program: Command): void {
     .option('-k, --k <n>', 'k-anonymity threshold', '5')
     .option('--json', 'machine-readable output')
     .action(async (flags: { config: string; tenant: string; from: string; to: string; k: string; json?: boolean }) => {
-      for (const d of [flags.from, flags.to]) if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(d))) throw new InputError(`dates are YYYY-MM-DD, not ${JSON.stringify(d)}`);
-      if (flags.to < flags.from) throw new InputError('--to is before --from');
+      const problem = periodProblem(flags.from, flags.to);
+      if (problem) throw new InputError(`--from/--to: ${problem}`);
       const k = Number(flags.k);
       if (!Number.isInteger(k) || k < 1) throw new InputError(`--k must be a whole number of at least 1, not ${JSON.stringify(flags.k)}`);
       const cfg = loadCloudConfig(flags.config);

@@ -57,6 +57,8 @@ export interface CloudStore {
   stats(): Promise<CloudStats>;
   agents(): Promise<AgentRow[]>;
   deadLetters(limit: number): Promise<DeadLetter[]>;
+  /** Which tenant has batches from which store on which store-day (for pickers and period queries). */
+  tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]>;
   /** Every sighting of a tenant's store-day (optionally one store), for the analytics. */
   sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]>;
   close(): Promise<void>;

@@ -216,6 +216,10 @@ export class PostgresCloudStore implements CloudStore {
     return r.rows.map((x) => ({ id: Number(x.id), topic: x.topic, reason: x.reason, payload: x.payload, bytes: x.bytes, receivedMs: Number(x.received_ms) }));
   }
 
+  async tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]> {
+    return (await this.pool.query(`SELECT DISTINCT tenant, store, epoch FROM ${this.s}.batches ORDER BY tenant, epoch DESC, store`)).rows;
+  }
+
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
     const r = await this.pool.query(
       `SELECT store, epoch, cid, first_ms, last_ms, frames, rssi_max FROM ${this.s}.sightings WHERE tenant = $1 AND epoch = $2${store ? ' AND store = $3' : ''}`,

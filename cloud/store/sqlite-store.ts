@@ -161,6 +161,10 @@ export class SqliteCloudStore implements CloudStore {
     return this.db.prepare('SELECT id, topic, reason, payload, bytes, received_ms AS receivedMs FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as DeadLetter[];
   }
 
+  async tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]> {
+    return this.db.prepare('SELECT DISTINCT tenant, store, epoch FROM batches ORDER BY tenant, epoch DESC, store').all() as { tenant: string; store: string; epoch: string }[];
+  }
+
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
     const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax FROM sightings
                  WHERE tenant = ? AND epoch = ?${store ? ' AND store = ?' : ''}`;
