@@ -68,6 +68,7 @@ afterAll(async () => {
 });
 const T = Date.parse('2026-11-23T10:00:00Z');
 const CID = 'a'.repeat(32);
+const VECTOR_SECRET = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'; // ../shared/vectors/identity-v1.json
 
 function batch(seq: number, over: Record<string, unknown> = {}) {
   return {
@@ -190,6 +191,35 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(await findProfile(again, 'acme', `hem:${hem}`)).toBeNull();
     expect((await again.sightingsOfDay('acme', '2026-11-23')).some((r) => r.cid === CID)).toBe(false);
     await again.close();
+  });
+
+  it('finds and erases a person by loyalty id with the link key HQ holds (never the tenant secret)', async () => {
+    // The reference secret: the derived link key must reproduce the reference loyalty key.
+    const secretFile = join(dir, `vector-${_name}.key`);
+    const linkFile = join(dir, `vector-${_name}-link.key`);
+    writeFileSync(secretFile, Buffer.from(VECTOR_SECRET, 'hex').toString('base64') + '\n', { mode: 0o600 });
+    const derived = await runCliAsync(['key', 'derive', '--key', secretFile, '--tenant', 'acme', '--purpose', 'link', '--out', linkFile, '--json']);
+    expect(derived.code, derived.stderr).toBe(0);
+    expect((await runCliAsync(['key', 'derive', '--key', secretFile, '--tenant', 'acme', '--purpose', 'link', '--out', linkFile])).code).toBe(2); // never overwritten
+    expect((await runCliAsync(['key', 'derive', '--key', secretFile, '--tenant', 'acme', '--purpose', 'days', '--out', join(dir, 'x.key')])).stderr).toMatch(/--purpose is link or optout/);
+    const loy = '5ef47b9e00cb972ed678bc8198c7a706e483ce22b7a3148b35f1963ddb79b085'; // identity-v1.json, "AB-12345"
+    const store = await backend.open('loyalty');
+    expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('stored');
+    const links = { schema: 'omniloop.links/1', tenant: 'acme', store: 'berlin-1', agent: 'ap-1', batchId: 'ap-1:abcd1234:2', seq: 2, epoch: '2026-11-23', links: [{ ts: T + 5, cid: CID, loyalty: loy, consent: { marketing: false } }] };
+    expect(await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/links', buf(links))).toBe('stored');
+    await store.close();
+    const cfg = join(dir, `loyalty-${_name}.yaml`);
+    writeFileSync(cfg, `broker:\n  url: mqtt://127.0.0.1:1\n${backend.yaml('loyalty')}`);
+    const noKey = await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme', '--loyalty', 'AB-12345']);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/no link key for tenant acme: make one with `omniloop key derive --purpose link/);
+    writeFileSync(cfg, `broker:\n  url: mqtt://127.0.0.1:1\n${backend.yaml('loyalty')}tenants:\n  acme:\n    linkKeyFile: ${linkFile}\n`);
+    const found = await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme', '--loyalty', ' ab-12345 ', '--json']);
+    expect(found.code, found.stderr).toBe(0);
+    expect(JSON.parse(found.stdout).identifiers).toContainEqual({ kind: 'loy', value: loy });
+    const erased = await runCliAsync(['cloud', 'erase', '--config', cfg, '--tenant', 'acme', '--loyalty', 'AB-12345', '--json']);
+    expect(JSON.parse(erased.stdout)).toEqual({ identifiers: 2, edges: 1, sightings: 1 });
+    expect((await runCliAsync(['cloud', 'profile', '--config', cfg, '--tenant', 'acme', '--loyalty', 'AB-12345'])).code).toBe(1);
   });
 
   it('counts returning profiles across days and stores, unmerges by batch, honours blocked values', async () => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
-import { graphRules, loadCloudConfig } from '../config/cloud-config.js';
+import { graphRules, loadCloudConfig, tenantKey, type CloudConfig } from '../config/cloud-config.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Consumer } from '../ingest/consumer.js';
@@ -12,7 +12,7 @@ import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visit
 import { returningProfiles } from '../analytics/returning.js';
 import { periodProblem } from '../analytics/period.js';
 import { CheckError, InputError } from '../../shared/errors.js';
-import { hashEmail, hashPhone } from '../../shared/identity/link-keys.js';
+import { hashEmail, hashPhone, loyaltyKey } from '../../shared/identity/link-keys.js';
 import { eraseProfile, findProfile } from '../identity/profiles.js';
 
 export function registerCloudCommands(program: Command): void {
@@ -90,9 +90,9 @@ export function registerCloudCommands(program: Command): void {
       printLine(formatTable(['store', 'visitors', 'passers-by', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
     });
   addIdentifierOptions(cloud.command('profile').description('one anonymous profile: its hashed identifiers, days, stores, visits and consent'))
-    .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
-      const node = identifierNode(profile, flags);
+    .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; json?: boolean }) => {
       const cfg = loadCloudConfig(flags.config);
+      const node = identifierNode(profile, flags, cfg);
       const store = await openCloudStore(cfg);
       const found = await findProfile(store, flags.tenant, node, graphRules(cfg));
       await store.close();
@@ -102,9 +102,9 @@ export function registerCloudCommands(program: Command): void {
       printLine(formatTable(['kind', 'identifier (hashed)'], found.identifiers.map((i) => [i.kind, i.value])));
     });
   addIdentifierOptions(cloud.command('erase').description('erase a person: the whole profile of an identifier, its sightings, and a suppression entry against replays'))
-    .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; tenant: string; json?: boolean }) => {
-      const node = identifierNode(profile, flags);
+    .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; json?: boolean }) => {
       const cfg = loadCloudConfig(flags.config);
+      const node = identifierNode(profile, flags, cfg);
       const store = await openCloudStore(cfg);
       const r = await eraseProfile(store, flags.tenant, node, graphRules(cfg));
       await store.close();
@@ -175,11 +175,14 @@ function addIdentifierOptions(cmd: Command): Command {
     .option('--day <YYYY-MM-DD>', 'the store-day of --cid')
     .option('--email <address>', 'an e-mail address (hashed here, never stored)')
     .option('--phone <number>', 'a phone number (hashed here, never stored)')
+    .option('--loyalty <id>', "a loyalty id (keyed here with the tenant's link key, never stored)")
     .option('--country <code>', 'default country code for national phone numbers', '49')
     .option('--json', 'machine-readable output');
 }
 
 interface IdentifierFlags {
+  tenant: string;
+  loyalty?: string;
   cid?: string;
   day?: string;
   email?: string;
@@ -188,7 +191,7 @@ interface IdentifierFlags {
 }
 
 /** The graph node a person is named by on the command line; e-mails and phones are hashed right here. */
-function identifierNode(profile: string | undefined, flags: IdentifierFlags): string {
+function identifierNode(profile: string | undefined, flags: IdentifierFlags, cfg: CloudConfig): string {
   if (profile) {
     if (!/^p_[0-9a-f]{16}$/.test(profile)) throw new InputError('a profile id looks like p_ followed by 16 hex characters');
     return profile;
@@ -199,5 +202,6 @@ function identifierNode(profile: string | undefined, flags: IdentifierFlags): st
   }
   if (flags.email) return `hem:${hashEmail(flags.email)}`;
   if (flags.phone) return `hph:${hashPhone(flags.phone, flags.country)}`;
-  throw new InputError('name the person: a profile id, --cid with --day, --email or --phone');
+  if (flags.loyalty) return `loy:${loyaltyKey(tenantKey(cfg, flags.tenant, 'link'), flags.loyalty)}`;
+  throw new InputError('name the person: a profile id, --cid with --day, --email, --phone or --loyalty');
 }

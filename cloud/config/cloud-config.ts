@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../../shared/errors.js';
+import { readKeyFile } from '../../shared/identity/secret.js';
 import { brokerSchema, formatIssues } from '../../agents/config/agent-config.js';
 import type { GraphRules } from '../identity/graph.js';
 
@@ -36,6 +37,13 @@ export const cloudConfigSchema = z
       })
       .strict()
       .default({ blocked: [], maxPersonsPerDevice: 3, maxComponentSize: 200 }),
+    /** Per-tenant keys HQ may hold (derived with `omniloop key derive`; never the tenant secret). */
+    tenants: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a tenant name is 1-64 characters of a-z, 0-9, _ and -'),
+        z.object({ linkKeyFile: z.string().min(1).optional(), optoutKeyFile: z.string().min(1).optional() }).strict(),
+      )
+      .default({}),
     api: z
       .object({
         port: z.number().int().min(1).max(65535).default(8788),
@@ -65,10 +73,21 @@ export function loadCloudConfig(path: string): CloudConfig {
   if ('sqlite' in cfg.database) cfg.database.sqlite = resolve(base, cfg.database.sqlite);
   for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
   if (cfg.api) cfg.api.tokenFile = resolve(base, cfg.api.tokenFile);
+  for (const t of Object.values(cfg.tenants)) {
+    if (t.linkKeyFile) t.linkKeyFile = resolve(base, t.linkKeyFile);
+    if (t.optoutKeyFile) t.optoutKeyFile = resolve(base, t.optoutKeyFile);
+  }
   return cfg;
 }
 
 /** The identity graph's rules from the config. */
 export function graphRules(cfg: CloudConfig): GraphRules {
   return { blocked: new Set(cfg.identity.blocked), maxPersonsPerDevice: cfg.identity.maxPersonsPerDevice, maxComponentSize: cfg.identity.maxComponentSize };
+}
+
+/** A tenant's derived key from the config, or a clear error saying how to get one. */
+export function tenantKey(cfg: CloudConfig, tenant: string, purpose: 'link' | 'optout'): Uint8Array {
+  const file = cfg.tenants[tenant]?.[purpose === 'link' ? 'linkKeyFile' : 'optoutKeyFile'];
+  if (!file) throw new InputError(`the cloud config has no ${purpose} key for tenant ${tenant}: make one with \`omniloop key derive --purpose ${purpose} --tenant ${tenant} --key <tenant secret> --out ${tenant}-${purpose}.key\` and set tenants.${tenant}.${purpose}KeyFile`);
+  return readKeyFile(file, `omniloop key derive --purpose ${purpose}`).secret;
 }

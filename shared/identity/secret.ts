@@ -25,17 +25,25 @@ export function writeSecretFile(path: string, secret: Uint8Array): void {
 }
 
 export function readSecretFile(path: string): { secret: Uint8Array; warnings: string[] } {
+  return readKeyFile(path, 'omniloop key init');
+}
+
+/**
+ * Any 32-byte key file of ours (the tenant secret, or a per-tenant key derived from it for HQ):
+ * one line of base64. `maker` is the command that writes it, for the error messages.
+ */
+export function readKeyFile(path: string, maker: string): { secret: Uint8Array; warnings: string[] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(`key file ${path} does not exist (make one with \`omniloop key init\`)`);
+    if (code === 'ENOENT') throw new InputError(`key file ${path} does not exist (make one with \`${maker}\`)`);
     throw new InputError(`cannot read key file ${path} (${code ?? (err as Error).message})`);
   }
   const line = text.trim();
   const secret = /^[A-Za-z0-9+/]+={0,2}$/.test(line) ? Buffer.from(line, 'base64') : Buffer.alloc(0);
-  if (secret.length !== SECRET_BYTES) throw new InputError(`key file ${path} does not hold ${SECRET_BYTES} bytes of base64 (one line, as \`omniloop key init\` writes it)`);
+  if (secret.length !== SECRET_BYTES) throw new InputError(`key file ${path} does not hold ${SECRET_BYTES} bytes of base64 (one line, as \`${maker}\` writes it)`);
   const warnings: string[] = [];
   const mode = statSync(path).mode & 0o777;
   if (mode & 0o077) warnings.push(`key file ${path} is readable by others (mode 0${mode.toString(8)}): chmod 600 ${path}`);
