@@ -1,12 +1,14 @@
 /**
  * HQ's ingest: validation and dead letters, idempotency by batch id, agent status — and, against a real
- * Mosquitto, three stores' agents consumed by two consumers sharing the subscription, one of them
- * restarted midway, with duplicates and garbage injected: the same figures as one clean consumer.
+ * Mosquitto, three stores' agents and tills consumed by two consumers sharing the subscription, one of
+ * them restarted midway, with duplicates and garbage injected: the same graph and figures as one clean run.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCloudConfig } from '../cloud/config/cloud-config.js';
 import { Consumer } from '../cloud/ingest/consumer.js';
@@ -19,7 +21,10 @@ import { redact } from '../shared/wire/redact.js';
 import { hashEmail } from '../shared/identity/link-keys.js';
 import { findProfile } from '../cloud/identity/profiles.js';
 import { returningProfiles } from '../cloud/analytics/returning.js';
-import { DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
+import { buildIdentityGraph, DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
+import { graphFigures } from '../cloud/identity/graph-figures.js';
+import { buildVisits, storeDayFigures, storeTimezones } from '../cloud/analytics/visits.js';
+import { storeFlows } from '../cloud/analytics/flows.js';
 import { generateCapture } from '../scripts/gen-capture.js';
 import { CLI, runCli, runCliAsync } from './helpers/cli.js';
 import { spawn } from 'node:child_process';
@@ -99,6 +104,27 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toEqual({ store: 'berlin-1', epoch: '2026-11-23', cid: CID, first: T + 1, last: T + 2, frames: 3, rssiMax: -50 });
     await store.close();
+  });
+
+  it('tells apart batches of equally named agents in different stores', async () => {
+    const store = await backend.open('names');
+    expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('stored');
+    expect(await ingestMessage(store, 'omniloop/v1/acme/paris-1/ap-1/sightings', buf(batch(1, { store: 'paris-1' })))).toBe('stored');
+    expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('duplicate');
+    expect(await store.stats()).toMatchObject({ batches: 2, sightings: 2, stores: 2 });
+    await store.close();
+  });
+
+  it('upgrades a database whose batches were keyed by batch id alone', async () => {
+    const store = await backend.open('upgrade');
+    expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('stored');
+    await store.close();
+    await downgradeBatchKey(_name, 'upgrade');
+    const again = await backend.open('upgrade');
+    expect(await ingestMessage(again, TOPIC, buf(batch(1)))).toBe('duplicate');
+    expect(await ingestMessage(again, 'omniloop/v1/acme/paris-1/ap-1/sightings', buf(batch(1, { store: 'paris-1' })))).toBe('stored');
+    expect(await again.stats()).toMatchObject({ batches: 2, sightings: 2 });
+    await again.close();
   });
 
   it('stores a batch exactly once when consumers race on it', async () => {
@@ -247,7 +273,8 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     const blocked = { ...DEFAULT_GRAPH_RULES, blocked: new Set([`hem:${hem}`]) };
     expect(await returningProfiles(store, 'acme', '2026-11-23', '2026-11-24', 1, blocked)).toMatchObject({ profiles: 0 });
     // Unmerge the second day's link: one profile, seen on one day.
-    expect(await store.revokeBatch('acme', 'ap-1:abcd1234:4')).toBe(1);
+    expect(await store.revokeBatch('acme', 'berlin-1', 'ap-1:abcd1234:4')).toBe(0); // another store's batch of that id
+    expect(await store.revokeBatch('acme', 'paris-1', 'ap-1:abcd1234:4')).toBe(1);
     expect(await returningProfiles(store, 'acme', '2026-11-23', '2026-11-24', 1)).toMatchObject({ profiles: 1, returning: 0 });
     await store.close();
   });
@@ -265,6 +292,39 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     await store.close();
   });
 });
+
+/** Puts a database back to the schema before batches were keyed by sender (SQLite 3, PostgreSQL 1). */
+async function downgradeBatchKey(backendName: string, name: string): Promise<void> {
+  if (backendName === 'sqlite') {
+    const db = new Database(join(dir, `${name}.db`));
+    db.exec(`CREATE TABLE b3 (batch_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, epoch TEXT NOT NULL,
+               window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, sightings INTEGER NOT NULL, received_ms INTEGER NOT NULL);
+             INSERT INTO b3 SELECT * FROM batches; DROP TABLE batches; ALTER TABLE b3 RENAME TO batches; PRAGMA user_version = 3;`);
+    db.close();
+    return;
+  }
+  const c = new pg.Client(PG);
+  await c.connect();
+  const s = schemaOf.get(name)!;
+  await c.query(`ALTER TABLE ${s}.batches DROP CONSTRAINT batches_pkey, ADD PRIMARY KEY (batch_id); UPDATE ${s}.meta SET value = '1' WHERE key = 'schema_version'`);
+  await c.end();
+}
+
+/** Everything HQ derives from a store: the graph and the figures of a day. */
+async function figuresOf(store: CloudStore, day: string) {
+  const edges = await store.edges('acme');
+  const g = buildIdentityGraph(edges, DEFAULT_GRAPH_RULES);
+  const visits = buildVisits(await store.sightingsOfDay('acme', day));
+  return {
+    profiles: [...g.profiles.entries()].sort(),
+    quarantined: [...g.quarantined].sort(),
+    refused: g.refused.length,
+    footfall: storeDayFigures(visits, 5, storeTimezones(await store.agents())),
+    flows: storeFlows(visits, (epoch, cid) => g.profileOf.get(`cid:${epoch}:${cid}`), 5),
+    graph: graphFigures(edges, g, 5),
+    marketing: edges.filter((e) => e.marketing).length,
+  };
+}
 
 describe.each(BACKENDS)('two consumers against a real broker, into %s', (backendName, backend) => {
   let broker: Mosquitto;
@@ -300,8 +360,9 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
     let b = new Consumer(cfg, storeB, log, `consumer-b-${backendName}`);
     await a.start();
     await b.start();
-    const tap = await collect(broker.url, 'omniloop/v1/+/+/+/sightings');
+    const tap = await collect(broker.url, 'omniloop/v1/#');
     const tapFrom = tap.messages.length;
+    const kindOf = (m: { topic: string }) => m.topic.split('/')[5];
 
     const stores = ['berlin-1', 'paris-1', 'rome-1'];
     let expectedBatches = 0;
@@ -324,10 +385,32 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
         await b.start();
       }
     }
-    // Duplicates (the same batches again) and garbage, straight onto the topics.
+    const tapped = async (kind: string, n: number) => {
+      for (let i = 0; i < 100 && tap.messages.slice(tapFrom).filter((m) => kindOf(m) === kind).length < n; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    await tapped('sightings', expectedBatches);
+
+    // A till in each store identifies some of the devices seen there: the same 40 people shop in every
+    // store, so profiles span stores; one store tablet is used by six people (a shared device).
     const pub = mqtt.connect(broker.url);
     await new Promise((r) => pub.once('connect', r));
-    for (const m of tap.messages.slice(tapFrom, tapFrom + 25)) await pub.publishAsync(m.topic, m.payload, { qos: 1 });
+    const linkBatches: { topic: string; payload: string }[] = [];
+    for (const [i, s] of stores.entries()) {
+      const seen = [...new Set(tap.messages.filter((m) => m.topic.includes(`/${s}/`) && kindOf(m) === 'sightings').flatMap((m) => (JSON.parse(m.payload).sightings as { cid: string }[]).map((x) => x.cid)))];
+      expect(seen.length).toBeGreaterThan(60);
+      const links = seen.slice(0, 50).map((cid, j) => ({ ts: T + j * 1000, cid, hem: hashEmail(`person-${(j + i * 7) % 40}@example.com`), consent: { marketing: j % 3 !== 0 } }));
+      for (let p = 0; p < 6; p++) links.push({ ts: T + 90_000 + p, cid: seen[55]!, hem: hashEmail(`tablet-user-${p}@example.com`), consent: { marketing: true } });
+      for (const [n, chunk] of [links.slice(0, 30), links.slice(30)].entries()) {
+        const body = { schema: 'omniloop.links/1', tenant: 'acme', store: s, agent: 'till-1', batchId: `till-1:t:${n + 1}`, seq: n + 1, epoch: '2026-11-23', links: chunk };
+        linkBatches.push({ topic: `omniloop/v1/acme/${s}/till-1/links`, payload: JSON.stringify(body) });
+      }
+    }
+    for (const m of linkBatches) await pub.publishAsync(m.topic, m.payload, { qos: 1 });
+    expectedBatches += linkBatches.length;
+    await tapped('links', linkBatches.length);
+    const clean = tap.messages.slice(tapFrom); // everything once, before the duplicates and the garbage
+    // Duplicates (the same batches again) and garbage, straight onto the topics.
+    for (const m of [...clean.filter((x) => kindOf(x) === 'sightings').slice(0, 25), ...linkBatches]) await pub.publishAsync(m.topic, m.payload, { qos: 1 });
     await pub.publishAsync('omniloop/v1/acme/berlin-1/ap-1/sightings', '{"not":"a batch"}', { qos: 1 });
     await pub.publishAsync('omniloop/v1/acme/berlin-1/ap-1/sightings', 'garbage', { qos: 1 });
     await pub.endAsync();
@@ -339,12 +422,25 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
     await tap.close();
     const s = await storeA.stats();
     expect(s).toMatchObject({ batches: expectedBatches, sightings: expectedSightings, stores: 3, deadLetters: 2 });
-    expect(s.duplicates).toBeGreaterThanOrEqual(25);
+    expect(s.duplicates).toBeGreaterThanOrEqual(25 + linkBatches.length);
     expect(a.counts.stored + bEarlier + b.counts.stored).toBe(expectedBatches);
     expect(a.counts.stored).toBeGreaterThan(0);
     expect(bEarlier + b.counts.stored).toBeGreaterThan(0); // the subscription really was shared
     // The same people were in every store: Consumer-IDs repeat across stores on the same day.
     expect(s.consumerIds).toBeLessThan(expectedSightings);
+
+    // One clean run: every message once, in order, into a fresh database, by one consumer. The graph
+    // and every figure must be the same.
+    const single = await backend.open(`clean${backendName}`);
+    for (const m of clean) await ingestMessage(single, m.topic, Buffer.from(m.payload));
+    const both = await Promise.all([storeA, single].map((st) => figuresOf(st, '2026-11-23')));
+    expect(both[0]!.profiles.length).toBeGreaterThanOrEqual(5);
+    expect(both[0]!.quarantined.length).toBeGreaterThanOrEqual(1); // the tablets (one device may be in several stores)
+    expect(both[0]!.flows.acrossDays).toEqual([]); // one day: nobody can be followed to another day
+    expect(both[0]!.flows.sameDay.length).toBeGreaterThan(0);
+    expect(both[0]).toEqual(both[1]);
+    expect({ ...(await single.stats()), duplicates: 0 }).toEqual({ ...s, duplicates: 0, deadLetters: 0 });
+    await single.close();
     await storeA.close();
     await storeB.close();
 

@@ -138,14 +138,15 @@ export function registerCloudCommands(program: Command): void {
     .description('revoke the links one link batch brought (wrong evidence); profiles are rebuilt without them')
     .requiredOption('-c, --config <file>', 'cloud config (YAML)')
     .requiredOption('-t, --tenant <name>', 'tenant')
+    .requiredOption('-s, --store <name>', 'the store the link event came from')
     .requiredOption('--batch <id>', 'the batch id of the link event (agent:instance:seq)')
-    .action(async (flags: { config: string; tenant: string; batch: string }) => {
+    .action(async (flags: { config: string; tenant: string; store: string; batch: string }) => {
       if (!/^[a-z0-9][a-z0-9_-]{0,63}:[0-9a-z]{1,36}:\d{1,15}$/.test(flags.batch)) throw new InputError('--batch is agent:instance:seq');
       const store = await openCloudStore(loadCloudConfig(flags.config));
-      const n = await store.revokeBatch(flags.tenant, flags.batch);
+      const n = await store.revokeBatch(flags.tenant, flags.store, flags.batch);
       await store.close();
-      if (n === 0) throw new CheckError(`no links of batch ${flags.batch}`);
-      printLine(`revoked ${n} links of batch ${flags.batch}`);
+      if (n === 0) throw new CheckError(`no links of batch ${flags.batch} from store ${flags.store}`);
+      printLine(`revoked ${n} links of batch ${flags.batch} from store ${flags.store}`);
     });
   cloud
     .command('dead-letters')

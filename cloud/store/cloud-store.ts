@@ -37,7 +37,7 @@ export interface DeadLetter {
 
 /** Asynchronous, so that SQLite (synchronous underneath) and PostgreSQL share one interface. */
 export interface CloudStore {
-  /** One batch in one transaction; a batch id seen before changes nothing and says 'duplicate'. */
+  /** One batch in one transaction; a batch id seen before from the same store changes nothing and says 'duplicate'. */
   ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome>;
   /** A link batch: its edges (with evidence and consent), idempotent by batch id like sightings. */
   ingestLinks(batch: LinksBatch, receivedMs: number): Promise<IngestOutcome>;
@@ -48,8 +48,8 @@ export interface CloudStore {
    * suppression entry for each so that a replayed batch cannot bring them back.
    */
   erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }>;
-  /** Unmerge: revokes the edges a link batch brought (wrong evidence); returns how many. */
-  revokeBatch(tenant: string, batchId: string): Promise<number>;
+  /** Unmerge: revokes the edges a store's link batch brought (wrong evidence); returns how many. */
+  revokeBatch(tenant: string, store: string, batchId: string): Promise<number>;
   /** Parks a message that failed validation, with the reason (payload redacted and cut). */
   deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void>;
   /** The retained status / periodic metrics of an agent; a null state keeps the known one. */

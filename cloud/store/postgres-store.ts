@@ -12,13 +12,14 @@ import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 import { DEAD_LETTER_KEEP, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const ddl = (s: string) => `
   CREATE SCHEMA IF NOT EXISTS ${s};
   CREATE TABLE IF NOT EXISTS ${s}.meta (key text PRIMARY KEY, value text NOT NULL);
-  CREATE TABLE IF NOT EXISTS ${s}.batches (batch_id text PRIMARY KEY, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL,
-    seq bigint NOT NULL, epoch text NOT NULL, window_start bigint NOT NULL, window_end bigint NOT NULL, sightings int NOT NULL, received_ms bigint NOT NULL);
+  CREATE TABLE IF NOT EXISTS ${s}.batches (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL,
+    seq bigint NOT NULL, epoch text NOT NULL, window_start bigint NOT NULL, window_end bigint NOT NULL, sightings int NOT NULL, received_ms bigint NOT NULL,
+    PRIMARY KEY (tenant, store, batch_id));
   CREATE TABLE IF NOT EXISTS ${s}.sightings (id bigserial PRIMARY KEY, batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL,
     agent text NOT NULL, epoch text NOT NULL, cid text NOT NULL, source text NOT NULL, address_class text NOT NULL, first_ms bigint NOT NULL,
     last_ms bigint NOT NULL, frames int NOT NULL, rssi_max real, rssi_mean real, beacon_type text, beacon_cid text);
@@ -52,8 +53,13 @@ export class PostgresCloudStore implements CloudStore {
         // Several consumers may start at once: one creates the schema, the others wait for it.
         await c.query('SELECT pg_advisory_lock(742001)');
         await c.query(ddl(schema));
-        const v = await c.query(`SELECT value FROM ${schema}.meta WHERE key = 'schema_version'`);
-        if (Number(v.rows[0]?.value) > SCHEMA_VERSION) throw new Error(`schema ${v.rows[0].value} is newer than this omniloop understands`);
+        const v = Number((await c.query(`SELECT value FROM ${schema}.meta WHERE key = 'schema_version'`)).rows[0]?.value);
+        if (v > SCHEMA_VERSION) throw new Error(`schema ${v} is newer than this omniloop understands`);
+        if (v < 2) {
+          // Agent names repeat across stores: a batch is identified by its sender and its batch id.
+          await c.query(`ALTER TABLE ${schema}.batches DROP CONSTRAINT batches_pkey, ADD PRIMARY KEY (tenant, store, batch_id);
+                         UPDATE ${schema}.meta SET value = '2' WHERE key = 'schema_version'`);
+        }
       } finally {
         await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
         c.release();
@@ -153,8 +159,8 @@ export class PostgresCloudStore implements CloudStore {
     return r.rows.map((x) => ({ a: x.a, b: x.b, ts: Number(x.ts), batchId: x.batch_id, store: x.store, marketing: x.marketing }));
   }
 
-  async revokeBatch(tenant: string, batchId: string): Promise<number> {
-    return (await this.pool.query(`DELETE FROM ${this.s}.edges WHERE tenant = $1 AND batch_id = $2`, [tenant, batchId])).rowCount ?? 0;
+  async revokeBatch(tenant: string, store: string, batchId: string): Promise<number> {
+    return (await this.pool.query(`DELETE FROM ${this.s}.edges WHERE tenant = $1 AND store = $2 AND batch_id = $3`, [tenant, store, batchId])).rowCount ?? 0;
   }
 
   async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {

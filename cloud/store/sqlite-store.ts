@@ -33,6 +33,14 @@ const MIGRATIONS = [
      batch_id TEXT NOT NULL, store TEXT NOT NULL, marketing INTEGER NOT NULL);
    CREATE INDEX edges_by_tenant ON edges (tenant);`,
   `CREATE TABLE suppressed (digest TEXT PRIMARY KEY, erased_ms INTEGER NOT NULL);`,
+  // A batch id is unique per agent, and agent names repeat across stores (every store has its ap-1):
+  // the idempotency key is the sender and its batch id.
+  `CREATE TABLE batches_v4 (batch_id TEXT NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL,
+     seq INTEGER NOT NULL, epoch TEXT NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
+     sightings INTEGER NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (tenant, store, batch_id));
+   INSERT INTO batches_v4 SELECT batch_id, tenant, store, agent, seq, epoch, window_start, window_end, sightings, received_ms FROM batches;
+   DROP TABLE batches;
+   ALTER TABLE batches_v4 RENAME TO batches;`,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -102,8 +110,8 @@ export class SqliteCloudStore implements CloudStore {
     return rows.map((r) => ({ ...r, marketing: r.marketing === 1 }));
   }
 
-  async revokeBatch(tenant: string, batchId: string): Promise<number> {
-    return this.db.prepare('DELETE FROM edges WHERE tenant = ? AND batch_id = ?').run(tenant, batchId).changes;
+  async revokeBatch(tenant: string, store: string, batchId: string): Promise<number> {
+    return this.db.prepare('DELETE FROM edges WHERE tenant = ? AND store = ? AND batch_id = ?').run(tenant, store, batchId).changes;
   }
 
   async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
