@@ -12,7 +12,10 @@ import { loadAgentConfig, type AgentConfig } from '../config/agent-config.js';
 import { Outbox } from '../outbox/outbox.js';
 import { Agent } from '../runtime/agent.js';
 import { StatusServer } from '../runtime/status-server.js';
+import { StoreApi } from '../runtime/store-api.js';
+import { readFileSync } from 'node:fs';
 import { pseudonymizerFor, resolveIdentity } from './identity-options.js';
+import { deriveLinkKey } from '../../shared/identity/keys.js';
 
 export function registerAgentProcessCommands(program: Command): void {
   const agent = program.command('agent').description('the store agent process: capture, pseudonymize, buffer, publish');
@@ -73,7 +76,7 @@ function setup(configPath: string): { cfg: AgentConfig; agent: Agent } {
   const log = createLogger('omniloop-agent');
   for (const w of id.warnings) log.warn(w);
   if (!cfg.broker) log.warn('no broker in the config: sightings stay in the outbox');
-  return { cfg, agent: new Agent(cfg, pseudonymizerFor(id), log) };
+  return { cfg, agent: new Agent(cfg, pseudonymizerFor(id), log, { staticOptout: id.optoutTokens, linkKey: deriveLinkKey(id.secret, id.tenant) }) };
 }
 
 async function replay(file: string, flags: { config: string; speed: string; drainSeconds: string; json?: boolean }): Promise<void> {
@@ -82,6 +85,7 @@ async function replay(file: string, flags: { config: string; speed: string; drai
   if (!Number.isFinite(drainMs) || drainMs < 0) throw new InputError('--drain-seconds must be a number of seconds');
   const { cfg, agent } = setup(flags.config);
   const status = await startStatus(agent, cfg);
+  const storeApi = await startStoreApi(agent, cfg);
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   process.once('SIGINT', onSignal);
@@ -107,6 +111,7 @@ async function replay(file: string, flags: { config: string; speed: string; drai
     interrupted: ac.signal.aborted,
     truncated: read.truncated !== null,
   };
+  await storeApi?.stop();
   await agent.stop(Math.min(drainMs, 5000));
   await status?.stop();
   if (flags.json) printJson(summary);
@@ -126,6 +131,7 @@ async function runAgent(configPath: string): Promise<void> {
   if (cfg.capture.ble) captures.push(await openLiveCapture({ iface: cfg.capture.ble.interface, kind: 'ble' }, agent.pipeline.onRecord));
   if (captures.length === 0) throw new InputError('the config names no capture interface (capture.wifi.interface or capture.ble.interface)');
   const status = await startStatus(agent, cfg);
+  const storeApi = await startStoreApi(agent, cfg);
   agent.start();
   hopper?.on('refused', (ch, why) => log.warn({ channel: ch, why }, 'channel refused; skipping it'));
   await hopper?.start();
@@ -139,6 +145,7 @@ async function runAgent(configPath: string): Promise<void> {
     clearInterval(tick);
     hopper?.stop();
     for (const c of captures) c.close();
+    await storeApi?.stop();
     await agent.stop();
     await status?.stop();
     log.info('agent stopped');
@@ -154,6 +161,26 @@ async function startStatus(agent: Agent, cfg: AgentConfig): Promise<StatusServer
   } catch (err) {
     agent.outbox.close();
     throw new CheckError(`cannot serve the status endpoint on 127.0.0.1:${cfg.status.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): another agent running? set status.port`);
+  }
+  return server;
+}
+
+/** The endpoint for store systems (identify events, signage), when the config has one. */
+async function startStoreApi(agent: Agent, cfg: AgentConfig): Promise<StoreApi | null> {
+  const api = cfg.storeApi;
+  if (!api) return null;
+  let token: string;
+  try {
+    token = readFileSync(api.tokenFile, 'utf8').trim();
+  } catch (err) {
+    throw new InputError(`cannot read storeApi.tokenFile ${api.tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (token.length < 16) throw new InputError(`storeApi.tokenFile ${api.tokenFile} must hold a token of at least 16 characters`);
+  const server = new StoreApi(agent, token, createLogger('omniloop-agent'));
+  try {
+    await server.start();
+  } catch (err) {
+    throw new CheckError(`cannot serve the store API on ${api.host}:${api.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): set storeApi.port`);
   }
   return server;
 }

@@ -3,7 +3,7 @@
  * with its path in the file and what is expected, before anything starts.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../../shared/errors.js';
@@ -40,6 +40,8 @@ export const agentConfigSchema = z
     rolloverHours: z.number().int().min(0).max(23).default(0),
     keyFile: z.string().min(1),
     optoutFile: z.string().min(1).optional(),
+    /** Where HQ's opt-out list is cached between restarts (default: beside the outbox). */
+    optoutCacheFile: z.string().min(1).optional(),
     capture: z
       .object({
         wifi: z
@@ -76,8 +78,32 @@ export const agentConfigSchema = z
       .object({ port: z.number().int().min(0).max(65535).default(8787) })
       .strict()
       .default({ port: 8787 }),
+    /**
+     * The endpoint store systems talk to (off unless configured): identify events from the till or
+     * the captive portal, and the audience mix now for digital signage. Behind a bearer token.
+     */
+    storeApi: z
+      .object({
+        port: z.number().int().min(1).max(65535).default(8790),
+        /** 127.0.0.1 by default; 0.0.0.0 when the till or the signage player is another machine. */
+        host: z.string().min(1).default('127.0.0.1'),
+        tokenFile: z.string().min(1),
+        /** For phone numbers written without one. */
+        defaultCountryCode: z.string().regex(/^[1-9][0-9]{0,2}$/, 'a country calling code, 1-3 digits').default('49'),
+        /** A device is present while heard within this many seconds. */
+        presenceSeconds: z.number().int().min(10).max(3600).default(120),
+        k: z.number().int().min(1).default(5),
+        /** Zones by signal strength: a device is in a zone while its signal is at least minRssi. */
+        zones: z
+          .array(z.object({ name: id('zone'), minRssi: z.number().min(-127).max(0) }).strict())
+          .min(1)
+          .default([{ name: 'store', minRssi: -127 }]),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.agent !== 'control', { message: '"control" is reserved for HQ\'s control topics', path: ['agent'] });
 
 /** Environment variables that override the file, for containers and systemd drop-ins. */
 const ENV_OVERRIDES: [string, string[], 'string' | 'number'][] = [
@@ -134,6 +160,8 @@ export function loadAgentConfig(path: string, env: NodeJS.ProcessEnv = process.e
   cfg.keyFile = resolve(base, cfg.keyFile);
   if (cfg.optoutFile) cfg.optoutFile = resolve(base, cfg.optoutFile);
   cfg.outbox.path = resolve(base, cfg.outbox.path);
+  cfg.optoutCacheFile = resolve(base, cfg.optoutCacheFile ?? join(dirname(cfg.outbox.path), 'optout-cache.json'));
+  if (cfg.storeApi) cfg.storeApi.tokenFile = resolve(base, cfg.storeApi.tokenFile);
   if (cfg.broker) {
     for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
   }

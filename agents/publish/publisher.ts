@@ -1,5 +1,6 @@
 /**
- * Outbox → broker. QoS 1, a bounded number of batches in flight, each row deleted only on PUBACK. The
+ * Outbox → broker. QoS 1, a bounded number of batches in flight, each row deleted only on PUBACK; a
+ * row's kind (sightings, links) names its topic and schema. The
  * retained `status` topic says online, with a last will that says offline; `metrics` goes out
  * periodically. Reconnects back off exponentially with jitter, so a store chain's agents do not all
  * knock at once after an outage. A broker that refuses the credentials is reported clearly and the
@@ -10,8 +11,8 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { InputError } from '../../shared/errors.js';
-import { SIGHTINGS_SCHEMA, envelope } from '../../shared/wire/batch.js';
-import { agentTopic, type AgentIdentity } from '../../shared/wire/topics.js';
+import { SCHEMA_OF_KIND, envelope, isBatchKind } from '../../shared/wire/batch.js';
+import { agentTopic, optoutTopic, storeControlTopic, type AgentIdentity } from '../../shared/wire/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 
 export interface BrokerOptions {
@@ -36,6 +37,11 @@ export interface PublisherOptions {
   backoffMaxMs?: number;
   /** Extra fields for the status and metrics messages (buffer depth, counters...). */
   describe?: () => Record<string, unknown>;
+  /**
+   * Downlink: the tenant's opt-out list and this store's control topics, subscribed on every connect
+   * (retained messages arrive right away).
+   */
+  onControl?: (topic: string, payload: Buffer) => void;
 }
 
 export interface PublisherEvents {
@@ -97,9 +103,15 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       client.options.reconnectPeriod = this.backoff();
       this.log.info({ broker: redactUrl(b.url) }, 'connected to the broker');
       this.publishStatus('online');
+      if (this.opts.onControl) {
+        client.subscribe([optoutTopic(id.tenant), storeControlTopic(id.tenant, id.store)], { qos: 1 }, (err) => {
+          if (err) this.log.warn({ err: err.message }, 'cannot subscribe to the control topics (broker ACL?)');
+        });
+      }
       this.emit('connected');
       this.pump();
     });
+    client.on('message', (topic, payload) => this.opts.onControl?.(topic, payload));
     client.on('close', () => {
       // Anything unacknowledged is still in the outbox: send it again after reconnecting.
       this.inFlight.clear();
@@ -128,12 +140,16 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const room = (this.opts.maxInFlight ?? 16) - this.inFlight.size;
     if (room <= 0) return;
     const id = this.opts.identity;
-    const topic = agentTopic(id, 'sightings');
     for (const row of this.outbox.peek(room, this.lastSentSeq)) {
       this.lastSentSeq = row.seq;
+      if (!isBatchKind(row.kind)) {
+        // Written by a newer agent version: leave it for that version, never send it under a wrong schema.
+        this.log.warn({ seq: row.seq, kind: row.kind }, 'outbox row of an unknown kind skipped');
+        continue;
+      }
       this.inFlight.set(row.seq, Date.now());
-      const payload = envelope(SIGHTINGS_SCHEMA, id, this.outbox.instance, row.seq, row.epoch, row.body);
-      client.publish(topic, payload, { qos: 1 }, (err) => {
+      const payload = envelope(SCHEMA_OF_KIND[row.kind], id, this.outbox.instance, row.seq, row.epoch, row.body);
+      client.publish(agentTopic(id, row.kind), payload, { qos: 1 }, (err) => {
         const sentAt = this.inFlight.get(row.seq);
         if (err) {
           this.log.warn({ seq: row.seq, err: err.message }, 'publish failed; will retry');

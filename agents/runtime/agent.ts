@@ -5,6 +5,7 @@
  * loses nothing.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { InputError } from '../../shared/errors.js';
 import { readCaptureFileAsync, type ReadResult } from '../capture/file-reader.js';
@@ -15,11 +16,26 @@ import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
 import { Outbox } from '../outbox/outbox.js';
 import { Publisher } from '../publish/publisher.js';
 import type { Observation } from '../decode/observation.js';
+import { Presence } from '../activation/presence.js';
+import { SegmentBook } from '../activation/audience-mix.js';
+import { identify, type IdentifyOutcome } from '../identify/identify.js';
+import { readOptoutCache, writeOptoutCache } from './optout-cache.js';
+import { optoutTopic } from '../../shared/wire/topics.js';
+import { validateOptoutList, validateSegmentsPush } from '../../shared/wire/control-schema.js';
+
+export interface AgentOptions {
+  /** Tokens from the local opt-out file (optoutFile), applied together with HQ's list. */
+  staticOptout?: ReadonlySet<string>;
+  /** The tenant's link key, for identify events (loyalty ids). */
+  linkKey?: Uint8Array;
+}
 
 export interface AgentCounters {
   windows: number;
   sightings: number;
   batches: number;
+  /** Identify events turned into links (in the outbox). */
+  links: number;
 }
 
 export class Agent {
@@ -27,22 +43,33 @@ export class Agent {
   readonly aggregator: SightingAggregator;
   readonly outbox: Outbox;
   readonly publisher: Publisher | null;
-  readonly counters: AgentCounters = { windows: 0, sightings: 0, batches: 0 };
+  readonly counters: AgentCounters = { windows: 0, sightings: 0, batches: 0, links: 0 };
+  /** Who is here now (only when the store API is on: signage asks for it). */
+  readonly presence: Presence | null;
+  /** The segments HQ pushed for the Consumer-IDs present in this store. */
+  readonly segments = new SegmentBook();
+  /** Version (HQ's ms) of the opt-out list in force; 0 for none. */
+  optoutVersion = 0;
   private readonly beacons: BeaconIds;
 
   constructor(
     readonly config: AgentConfig,
-    pseudo: Pseudonymizer,
+    private readonly pseudo: Pseudonymizer,
     private readonly log: Logger,
+    private readonly opts: AgentOptions = {},
   ) {
+    this.presence = config.storeApi ? new Presence(config.storeApi.presenceSeconds * 1000) : null;
+    this.applyCachedOptout();
     this.aggregator = new SightingAggregator(config.windows.seconds * 1000, config.windows.lateSeconds * 1000);
     this.beacons = {
       ibeacon: (o: Observation) => pseudo.cidForIBeacon(o.buf, o.ibeaconUuidOff, o.ibeaconMajor, o.ibeaconMinor, o.tsMs),
       eddystone: (o: Observation) => pseudo.cidForEddystone(o.buf, o.eddystoneNsOff, o.tsMs),
     };
+    const presence = this.presence;
     this.pipeline = new EdgePipeline(pseudo, (o, cid) => {
       const d = pseudo.dayInterval(o.tsMs);
       this.aggregator.add(o, cid, d.day, d.startMs, d.endMs, this.beacons);
+      if (presence && cid !== null) presence.note(cid, o.tsMs, Number.isNaN(o.rssi) ? null : o.rssi);
     });
     this.outbox = new Outbox(config.outbox.path, {
       maxRows: config.outbox.maxRows,
@@ -58,6 +85,7 @@ export class Agent {
             identity: { tenant: config.tenant, store: config.store, agent: config.agent },
             maxInFlight: b.maxInFlight,
             describe: () => this.describe(),
+            onControl: (topic, payload) => this.onControl(topic, payload),
           },
           log,
         )
@@ -114,6 +142,69 @@ export class Agent {
     this.outbox.close();
   }
 
+  /**
+   * An identify event from a store system: hashed on arrival, queued as a link in the outbox (one
+   * transaction, published like any batch). Nothing raw is kept.
+   */
+  identify(body: unknown): IdentifyOutcome {
+    const api = this.config.storeApi;
+    if (!api || !this.opts.linkKey) throw new Error('identify events need the store API and the link key');
+    const r = identify(body, { pseudonymizer: this.pseudo, linkKey: this.opts.linkKey, defaultCountryCode: api.defaultCountryCode });
+    if (!r.ok) return r;
+    this.outbox.append('links', r.epoch, [JSON.stringify({ links: [r.link] })]);
+    this.counters.links++;
+    this.publisher?.pump();
+    return r;
+  }
+
+  /** Downlink from HQ: the opt-out list (applied at once and cached) and this store's segments. */
+  onControl(topic: string, payload: Buffer): void {
+    const c = this.config;
+    if (topic === optoutTopic(c.tenant)) {
+      if (payload.length === 0) return; // a cleared retained message is no list
+      const v = validateOptoutList(payload);
+      if (!v.ok) return this.log.warn({ reason: v.reason }, 'ignored an invalid opt-out list');
+      if (v.value.tenant !== c.tenant) return this.log.warn({ tenant: v.value.tenant }, "ignored another tenant's opt-out list");
+      if (v.value.version <= this.optoutVersion) return;
+      try {
+        writeOptoutCache(this.optoutCacheFile, v.value);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'cannot cache the opt-out list; applied in memory only');
+      }
+      this.applyOptout(v.value.tokens, v.value.version);
+      return;
+    }
+    if (topic.endsWith('/control/segments')) {
+      const v = validateSegmentsPush(payload);
+      if (!v.ok) return this.log.warn({ reason: v.reason }, 'ignored an invalid segments push');
+      if (v.value.tenant !== c.tenant || v.value.store !== c.store) return this.log.warn('ignored a segments push for another store');
+      this.segments.set(v.value);
+      return;
+    }
+    this.log.debug({ topic }, 'control message ignored');
+  }
+
+  private get optoutCacheFile(): string {
+    return this.config.optoutCacheFile ?? join(dirname(this.config.outbox.path), 'optout-cache.json');
+  }
+
+  private applyCachedOptout(): void {
+    const r = readOptoutCache(this.optoutCacheFile, this.config.tenant);
+    if (r.list) this.applyOptout(r.list.tokens, r.list.version);
+    else {
+      if (r.problem) this.log.warn(r.problem);
+      if (this.opts.staticOptout?.size) this.applyOptout([], 0);
+    }
+  }
+
+  private applyOptout(tokens: readonly string[], version: number): void {
+    const all = new Set(tokens);
+    for (const t of this.opts.staticOptout ?? []) all.add(t);
+    this.pseudo.setOptoutTokens(all);
+    this.optoutVersion = version;
+    this.log.info({ tokens: all.size, version }, 'opt-out list in force');
+  }
+
   describe(): Record<string, unknown> {
     const s = this.outbox.stats();
     const c = this.pipeline.counters;
@@ -125,6 +216,8 @@ export class Agent {
       optedOut: c.optedOut,
       windows: this.counters.windows,
       sightings: this.counters.sightings,
+      links: this.counters.links,
+      optout: { version: this.optoutVersion },
       outbox: { rows: s.rows, bytes: s.bytes, oldestAgeSeconds: s.oldestMs === null ? null : Math.round((Date.now() - s.oldestMs) / 1000), dropped: s.dropped },
     };
   }

@@ -22,6 +22,9 @@ export async function ingestMessage(store: CloudStore, topic: string, payload: B
     return 'dead';
   }
   const [, , tenant, storeName, agent, kind] = parts as [string, string, string, string, string, string];
+  // HQ's own downlink to a store (omniloop/v1/<tenant>/<store>/control/<what>) matches the shared
+  // subscription too: not an agent's message ("control" is no agent's name).
+  if (agent === 'control') return 'ignored';
   switch (kind) {
     case 'sightings': {
       const v = validateSightingsMessage(topic, payload);
@@ -57,6 +60,7 @@ export async function ingestMessage(store: CloudStore, topic: string, payload: B
       }
       return await store.ingestLinks(v.value, receivedMs);
     }
+    case 'doctor': return 'ignored'; // `omniloop doctor`'s publish round-trip probe: nothing to store, not a dead letter
     default:
       await store.deadLetter(topic, `unknown message kind ${JSON.stringify(kind)}`, text, receivedMs);
       return 'dead';

@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKeyCommands } from './key-command.js';
+import { registerOptoutCommand } from './optout-command.js';
 import { registerAgentCommands } from '../../agents/cli/register.js';
 import { registerCloudCommands } from '../../cloud/cli/register.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   program.commandsGroup('Tenant set-up (HQ / store IT):');
   registerKeyCommands(program);
+  registerOptoutCommand(program);
   program.commandsGroup('Edge agent and on-site diagnostics (technicians):');
   registerAgentCommands(program);
   program.commandsGroup('HQ:');

@@ -6,6 +6,16 @@
 import type { AgentIdentity } from './topics.js';
 
 export const SIGHTINGS_SCHEMA = 'omniloop.sightings/1';
+export const LINKS_SCHEMA = 'omniloop.links/1';
+
+/** What the outbox holds: each row is one batch of one kind, published on the topic of that kind. */
+export type BatchKind = 'sightings' | 'links';
+
+export const SCHEMA_OF_KIND: Record<BatchKind, string> = { sightings: SIGHTINGS_SCHEMA, links: LINKS_SCHEMA };
+
+export function isBatchKind(kind: string): kind is BatchKind {
+  return kind === 'sightings' || kind === 'links';
+}
 
 export function batchId(agent: string, instance: string, seq: number): string {
   return `${agent}:${instance}:${seq}`;

@@ -4,9 +4,10 @@
  * hashed phone and keyed loyalty id. Everything in it is already hashed on the agent.
  */
 import { z } from 'zod';
+import { LINKS_SCHEMA } from './batch.js';
 import { batchEnvelopeShape, batchIdMatches, validateBatchMessage, type Validated } from './sightings-schema.js';
 
-export const LINKS_SCHEMA = 'omniloop.links/1';
+export { LINKS_SCHEMA };
 
 const hex = (n: number, what: string) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), `${what} is ${n} lowercase hex characters`);
 

@@ -74,8 +74,21 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; reason: string 
  * and that the topic names the sender the payload names.
  */
 export function validateBatchMessage<T extends { tenant: string; store: string; agent: string }>(topic: string, payload: Buffer | string, schema: z.ZodType<T>): Validated<T> {
+  const v = validateJson(payload, schema, MAX_MESSAGE_BYTES);
+  if (!v.ok) return v;
+  const b = v.value;
+  const parts = topic.split('/');
+  // omniloop/v1/<tenant>/<store>/<agent>/<kind>: the topic must name the sender the payload names.
+  if (parts.length !== 6 || parts[2] !== b.tenant || parts[3] !== b.store || parts[4] !== b.agent) {
+    return { ok: false, reason: `topic ${topic} does not match the payload's ${b.tenant}/${b.store}/${b.agent}` };
+  }
+  return v;
+}
+
+/** Size, JSON, then the schema: the first problem as the reason. */
+export function validateJson<T>(payload: Buffer | string, schema: z.ZodType<T>, maxBytes: number): Validated<T> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}` };
+  if (size > maxBytes) return { ok: false, reason: `message of ${size} bytes exceeds ${maxBytes}` };
   let raw: unknown;
   try {
     raw = JSON.parse(payload.toString());
@@ -87,13 +100,7 @@ export function validateBatchMessage<T extends { tenant: string; store: string; 
     const i = parsed.error.issues[0]!;
     return { ok: false, reason: `schema: ${i.path.join('.') || '(message)'}: ${i.message}${parsed.error.issues.length > 1 ? ` (+${parsed.error.issues.length - 1} more)` : ''}` };
   }
-  const b = parsed.data;
-  const parts = topic.split('/');
-  // omniloop/v1/<tenant>/<store>/<agent>/<kind>: the topic must name the sender the payload names.
-  if (parts.length !== 6 || parts[2] !== b.tenant || parts[3] !== b.store || parts[4] !== b.agent) {
-    return { ok: false, reason: `topic ${topic} does not match the payload's ${b.tenant}/${b.store}/${b.agent}` };
-  }
-  return { ok: true, value: b };
+  return { ok: true, value: parsed.data };
 }
 
 /** Parses and validates one sightings message received on `topic`. */

@@ -1,0 +1,85 @@
+/**
+ * Identify events from store systems (a captive-portal login, a loyalty card at the till): the device's
+ * address with what the customer gave, hashed on arrival exactly as identity scheme v1 says — the
+ * device's Consumer-ID of the store-day, SHA-256 e-mail and phone, the keyed loyalty id. What comes out
+ * is a link for the outbox; nothing raw survives this function.
+ */
+import { z } from 'zod';
+import { UserError } from '../../shared/errors.js';
+import { parseMac } from '../../shared/identity/mac.js';
+import { hashEmail, hashPhone, loyaltyKey } from '../../shared/identity/link-keys.js';
+import { macFirstOctet } from '../decode/observation.js';
+import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
+
+export const identifyRequestSchema = z
+  .object({
+    mac: z.string().max(32),
+    email: z.string().max(254).optional(),
+    phone: z.string().max(32).optional(),
+    loyaltyId: z.string().max(128).optional(),
+    consent: z.object({ marketing: z.boolean() }).strict(),
+    /** When it happened (ms); now when absent. At most a day old: a later link belongs to another key epoch. */
+    ts: z.number().int().optional(),
+  })
+  .strict();
+
+export type IdentifyRequest = z.infer<typeof identifyRequestSchema>;
+
+export interface Link {
+  ts: number;
+  cid?: string;
+  hem?: string;
+  hph?: string;
+  loyalty?: string;
+  consent: { marketing: boolean };
+}
+
+export type IdentifyOutcome =
+  | { ok: true; epoch: string; link: Link; linkedDevice: boolean }
+  | { ok: false; status: 200 | 400 | 422; reason: string };
+
+export interface IdentifyContext {
+  pseudonymizer: Pseudonymizer;
+  /** HKDF(secret, "omniloop/v1/link", tenant). */
+  linkKey: Uint8Array;
+  defaultCountryCode: string;
+  now?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Validates and hashes one identify request. Error reasons never repeat what was sent. */
+export function identify(body: unknown, ctx: IdentifyContext): IdentifyOutcome {
+  const parsed = identifyRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    return { ok: false, status: 400, reason: `${i.path.join('.') || 'body'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : i.message}` };
+  }
+  const r = parsed.data;
+  const now = (ctx.now ?? Date.now)();
+  const ts = r.ts ?? now;
+  if (ts > now + 5 * 60_000 || ts < now - DAY_MS) return { ok: false, status: 422, reason: 'ts must be within the last 24 hours' };
+  try {
+    const mac = parseMac(r.mac);
+    const first = macFirstOctet(mac);
+    if (first & 0x01) return { ok: false, status: 422, reason: 'mac is a group (multicast) address, not a device' };
+    const p = ctx.pseudonymizer;
+    // An opted-out device is dropped here too: not linked, not stored, not counted.
+    if (p.isOptedOut(mac)) return { ok: false, status: 200, reason: 'the device opted out; nothing was stored' };
+    const link: Link = { ts, consent: { marketing: r.consent.marketing } };
+    if (r.email !== undefined) link.hem = hashEmail(r.email);
+    if (r.phone !== undefined) link.hph = hashPhone(r.phone, ctx.defaultCountryCode);
+    if (r.loyaltyId !== undefined) link.loyalty = loyaltyKey(ctx.linkKey, r.loyaltyId);
+    // A randomized (locally administered) address is ephemeral: it never becomes a node of the graph.
+    const linkedDevice = (first & 0x02) === 0;
+    if (linkedDevice) link.cid = p.cidForMac(mac, ts);
+    const ids = [link.cid, link.hem, link.hph, link.loyalty].filter(Boolean).length;
+    if (ids < 2) {
+      return { ok: false, status: 422, reason: linkedDevice ? 'give at least one of email, phone, loyaltyId' : 'the address is randomized (not linkable): give at least two of email, phone, loyaltyId' };
+    }
+    return { ok: true, epoch: p.dayInterval(ts).day, link, linkedDevice };
+  } catch (err) {
+    if (err instanceof UserError) return { ok: false, status: 422, reason: err.message };
+    throw err;
+  }
+}
