@@ -14,6 +14,7 @@ import { agentHealth } from '../analytics/agent-health.js';
 import { storeFlows } from '../analytics/flows.js';
 import { periodProblem, sightingsOfPeriod } from '../analytics/period.js';
 import { returningProfiles } from '../analytics/returning.js';
+import { serveDashboard } from '../dashboard/serve.js';
 
 export interface ApiOptions {
   token: string;
@@ -69,6 +70,8 @@ export class ApiServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The dashboard's static page holds no data: served without a token; its data requests carry one.
+    if (await serveDashboard(req, res)) return;
     if (!this.authorized(req.headers.authorization)) {
       res.setHeader('www-authenticate', 'Bearer');
       throw new HttpError(401, 'a valid bearer token is required');
