@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAgentProcessCommands, registerStatusCommand } from './agent-command.js';
 import { registerCaptureCommands } from './capture-command.js';
 import { registerDecodeCommand } from './decode-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { registerWhoamiCommand } from './whoami-command.js';
 
 export function registerAgentCommands(program: Command): void {
@@ -11,4 +12,5 @@ export function registerAgentCommands(program: Command): void {
   registerCaptureCommands(program);
   registerAgentProcessCommands(program);
   registerStatusCommand(program);
+  registerDoctorCommand(program);
 }
