@@ -457,6 +457,25 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
     expect(runCli(['cloud', 'footfall', '--config', cfgPath, '--tenant', 'acme', '--day', '23.11.2026']).code).toBe(2);
   });
 
+  it('stores, and only then acknowledges, over MQTT 3.1.1 as well', async () => {
+    const p = join(dir, `v311${backendName}.yaml`);
+    writeFileSync(p, `broker:\n  url: ${broker.url}\n  protocolVersion: 4\ngroup: v311${backendName}\n${backend.yaml(`v311${backendName}`)}`);
+    const store = await backend.open(`v311${backendName}`);
+    const c = new Consumer(loadCloudConfig(p), store, createLogger('test', 'silent'), `v311-${backendName}`);
+    await c.start();
+    const pub = mqtt.connect(broker.url);
+    await new Promise((r) => pub.once('connect', r));
+    await pub.publishAsync(TOPIC, JSON.stringify(batch(1)), { qos: 1 });
+    await pub.publishAsync('omniloop/v1/acme/berlin-1/ap-1/metrics', '{"published":1}', { qos: 0 });
+    for (let i = 0; i < 100 && (c.counts.stored < 1 || c.counts.agent < 1); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(c.counts.stored).toBe(1);
+    expect(c.counts.agent).toBeGreaterThanOrEqual(1); // the metrics, and earlier tests' retained statuses
+    expect((await store.stats()).sightings).toBe(1);
+    await pub.endAsync();
+    await c.stop();
+    await store.close();
+  });
+
   it('loses nothing when a consumer process is killed with SIGKILL and comes back', async () => {
     const cfgPath = cloudConfig(`killed${backendName}`);
     const start = (instance: string) => {

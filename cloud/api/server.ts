@@ -8,19 +8,24 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
 import { findProfile } from '../identity/profiles.js';
-import { buildIdentityGraph, type GraphRules } from '../identity/graph.js';
+import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
 import { graphFigures } from '../identity/graph-figures.js';
 import { agentHealth } from '../analytics/agent-health.js';
 import { storeFlows } from '../analytics/flows.js';
 import { periodProblem, sightingsOfPeriod } from '../analytics/period.js';
 import { returningProfiles } from '../analytics/returning.js';
 import { serveDashboard } from '../dashboard/serve.js';
+import { DEFAULT_SEGMENTS, type SegmentRule } from '../segments/rules.js';
+import { latestDay, segmentCounts, segmentMembers } from '../segments/evaluate.js';
+import { dayProblem } from '../segments/activity.js';
 
 export interface ApiOptions {
   token: string;
   /** k-anonymity threshold for counts of people. */
   k: number;
   rules?: GraphRules;
+  /** Segment rules of the config (default: DEFAULT_SEGMENTS). */
+  segments?: SegmentRule[];
 }
 
 class HttpError extends Error {
@@ -33,7 +38,7 @@ class HttpError extends Error {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const ROUTES = '/v1/stats, /v1/tenants, /v1/agents, /v1/footfall, /v1/visits, /v1/flows, /v1/returning, /v1/graph, /v1/profiles/{id}, /v1/dead-letters';
+const ROUTES = '/v1/stats, /v1/tenants, /v1/agents, /v1/footfall, /v1/visits, /v1/flows, /v1/returning, /v1/graph, /v1/segments, /v1/profiles/{id}, /v1/dead-letters';
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 export class ApiServer {
@@ -149,6 +154,15 @@ export class ApiServer {
         const t = tenant();
         const { from, to } = period();
         return send(res, 200, { tenant: t, k, ...(await returningProfiles(this.store, t, from, to, k, this.opts.rules)) });
+      }
+      case '/v1/segments': {
+        // Profiles per segment on a day (default: the tenant's latest with data), k-anonymous.
+        const t = tenant();
+        const day = q('day', DAY, false) ?? (await latestDay(this.store, t));
+        const problem = dayProblem(day);
+        if (problem) throw new HttpError(400, problem);
+        const members = await segmentMembers(this.store, t, day, this.opts.segments ?? DEFAULT_SEGMENTS, this.opts.rules ?? DEFAULT_GRAPH_RULES);
+        return send(res, 200, { tenant: t, day, k, segments: segmentCounts(members, k) });
       }
       case '/v1/graph': {
         const t = tenant();

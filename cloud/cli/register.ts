@@ -6,6 +6,9 @@ import { graphRules, loadCloudConfig, tenantKey, type CloudConfig } from '../con
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Consumer } from '../ingest/consumer.js';
+import { ActivationPusher } from '../control/activation.js';
+import { connectBroker } from '../control/broker.js';
+import { registerOptoutCommands } from './optout-command.js';
 import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
@@ -14,9 +17,11 @@ import { periodProblem } from '../analytics/period.js';
 import { CheckError, InputError } from '../../shared/errors.js';
 import { hashEmail, hashPhone, loyaltyKey } from '../../shared/identity/link-keys.js';
 import { eraseProfile, findProfile } from '../identity/profiles.js';
+import { registerSegmentCommands } from './segments-command.js';
 
 export function registerCloudCommands(program: Command): void {
   const cloud = program.command('cloud').description("HQ's consumer of every store's stream");
+  registerOptoutCommands(cloud);
   cloud
     .command('run')
     .description('consume the stream (shared subscription) into the database until SIGTERM/SIGINT')
@@ -29,6 +34,13 @@ export function registerCloudCommands(program: Command): void {
       const store = await openCloudStore(cfg);
       const consumer = new Consumer(cfg, store, log, cfg.broker.clientId ?? `omniloop-cloud-${cfg.group}-${hostname()}-${flags.instance}`);
       await consumer.start();
+      let activation: ActivationPusher | null = null;
+      if (cfg.activation.intervalSeconds > 0) {
+        const client = await connectBroker(cfg, `activation-${flags.instance}`, true);
+        client.on('error', (err) => log.warn({ err: err.message }, 'activation: broker connection error'));
+        activation = new ActivationPusher(store, client, { intervalMs: cfg.activation.intervalSeconds * 1000, presenceMs: cfg.activation.presenceMinutes * 60_000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
+        activation.start();
+      }
       let api: ApiServer | null = null;
       if (cfg.api) {
         let token: string;
@@ -38,7 +50,7 @@ export function registerCloudCommands(program: Command): void {
           throw new InputError(`cannot read api.tokenFile ${cfg.api.tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
         }
         if (token.length < 16) throw new InputError(`api.tokenFile ${cfg.api.tokenFile} must hold a token of at least 16 characters`);
-        api = new ApiServer(store, { token, k: cfg.api.k, rules: graphRules(cfg) });
+        api = new ApiServer(store, { token, k: cfg.api.k, rules: graphRules(cfg), segments: cfg.segments });
         const port = await api.start(cfg.api.port, cfg.api.host);
         log.info({ port }, 'HTTP API listening');
       }
@@ -47,6 +59,7 @@ export function registerCloudCommands(program: Command): void {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
+      await activation?.stop();
       await consumer.stop();
       await api?.stop();
       await store.close();
@@ -164,6 +177,7 @@ export function registerCloudCommands(program: Command): void {
         else printLine(`${new Date(r.receivedMs).toISOString()}  ${r.topic}  ${r.reason}`);
       }
     });
+  registerSegmentCommands(cloud);
 }
 
 /** How a person is named on the command line, for profile and erase alike. */

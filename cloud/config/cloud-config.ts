@@ -7,10 +7,16 @@ import { InputError } from '../../shared/errors.js';
 import { readKeyFile } from '../../shared/identity/secret.js';
 import { brokerSchema, formatIssues } from '../../agents/config/agent-config.js';
 import type { GraphRules } from '../identity/graph.js';
+import { segmentsSchema } from '../segments/rules.js';
 
 export const cloudConfigSchema = z
   .object({
     broker: brokerSchema,
+    /**
+     * Subscribe as a member of a shared subscription ($share/<group>/...), so consumers of a group split
+     * the stream; off for a broker without shared subscriptions (aedes, the demo's): one consumer.
+     */
+    sharedSubscription: z.boolean().default(true),
     /** Consumers with the same group split the stream between them. */
     group: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'group must be 1-64 characters of a-z, 0-9, _ and -').default('omniloop-cloud'),
     database: z
@@ -37,6 +43,16 @@ export const cloudConfigSchema = z
       })
       .strict()
       .default({ blocked: [], maxPersonsPerDevice: 3, maxComponentSize: 200 }),
+    /** In-store activation: the segments of the devices present in each store, pushed to its agents. */
+    activation: z
+      .object({
+        /** How often; 0 turns the push off (for example on all but one of several consumers). */
+        intervalSeconds: z.number().int().min(0).max(3600).default(15),
+        /** A device heard within this many minutes is present. */
+        presenceMinutes: z.number().int().min(1).max(120).default(5),
+      })
+      .strict()
+      .default({ intervalSeconds: 15, presenceMinutes: 5 }),
     /** Per-tenant keys HQ may hold (derived with `omniloop key derive`; never the tenant secret). */
     tenants: z
       .record(
@@ -46,13 +62,15 @@ export const cloudConfigSchema = z
       .default({}),
     api: z
       .object({
-        port: z.number().int().min(1).max(65535).default(8788),
+        port: z.number().int().min(0).max(65535).default(8788), // 0: any free port
         host: z.string().min(1).default('127.0.0.1'),
         tokenFile: z.string().min(1),
         k: z.number().int().min(1).default(5),
       })
       .strict()
       .optional(),
+    /** Segment rules (cloud/segments/rules.ts); without the key, DEFAULT_SEGMENTS. */
+    segments: segmentsSchema,
   })
   .strict();
 

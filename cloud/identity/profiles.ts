@@ -1,11 +1,12 @@
 /**
  * Profiles from the store: the tenant's identity graph built from its edges, and one profile's
  * summary — its identifiers (all hashed), the days and stores its devices were seen in, its visits,
- * and whether marketing consent was given in any of its link events.
+ * and its consent per purpose: the latest link event's decision, with when and where (consent.ts).
  */
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules, type NodeId } from './graph.js';
 import { buildVisits } from '../analytics/visits.js';
+import { consentOf, granted, type ProfileConsent } from './consent.js';
 
 export interface ProfileSummary {
   profile: string;
@@ -14,7 +15,9 @@ export interface ProfileSummary {
   stores: string[];
   visits: number;
   visitorVisits: number;
+  /** The current marketing decision (shorthand for `consent.marketing?.granted`). */
   marketingConsent: boolean;
+  consent: ProfileConsent;
 }
 
 export async function findProfile(store: CloudStore, tenant: string, node: NodeId, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ProfileSummary | null> {
@@ -23,12 +26,11 @@ export async function findProfile(store: CloudStore, tenant: string, node: NodeI
   const id = node.startsWith('p_') ? (g.profiles.has(node) ? node : undefined) : g.profileOf.get(node);
   if (!id) return null;
   const members = g.profiles.get(id)!;
-  const memberSet = new Set(members);
   const cids = members.filter((m) => m.startsWith('cid:')).map((m) => ({ day: m.slice(4, 14), cid: m.slice(15) }));
   const days = [...new Set(cids.map((c) => c.day))].sort();
   const rows = (await Promise.all(days.map((d) => store.sightingsOfDay(tenant, d)))).flat().filter((r) => cids.some((c) => c.day === r.epoch && c.cid === r.cid));
   const visits = buildVisits(rows);
-  const consent = edges.some((e) => e.marketing && memberSet.has(e.a) && memberSet.has(e.b));
+  const consent = consentOf(members, edges);
   return {
     profile: id,
     identifiers: members.map((m) => ({ kind: m.slice(0, 3), value: m.slice(4) })),
@@ -36,7 +38,8 @@ export async function findProfile(store: CloudStore, tenant: string, node: NodeI
     stores: [...new Set(rows.map((r) => r.store))].sort(),
     visits: visits.length,
     visitorVisits: visits.filter((v) => v.visitor).length,
-    marketingConsent: consent,
+    marketingConsent: granted(consent, 'marketing'),
+    consent,
   };
 }
 

@@ -1,17 +1,17 @@
 /**
  * The cloud's MQTT side: a shared subscription ($share/<group>/omniloop/v1/+/+/+/+) so several consumers
  * split the stream, QoS 1, a persistent session so nothing published while a consumer restarts is lost.
- * A message is acknowledged only once it is stored (customHandleAcks): if this consumer dies first,
+ * A message is acknowledged only once it is stored (handleMessage): if this consumer dies first,
  * the broker redelivers it, and the batch id makes the redelivery harmless.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { sharedSubscription } from '../../shared/wire/topics.js';
+import { TOPIC_ROOT, sharedSubscription } from '../../shared/wire/topics.js';
 import type { CloudConfig } from '../config/cloud-config.js';
 import type { CloudStore } from '../store/cloud-store.js';
 import { ingestMessage, type IngestResult } from './ingest.js';
+import { brokerOptions } from '../control/broker.js';
 
 export class Consumer {
   private client: MqttClient | null = null;
@@ -34,48 +34,37 @@ export class Consumer {
   start(): Promise<void> {
     const b = this.cfg.broker;
     const opts: IClientOptions = {
-      clientId: b.clientId ?? this.clientId,
-      username: b.username,
-      password: b.password ?? (b.passwordFile ? readFileSync(b.passwordFile, 'utf8').trim() : undefined),
-      protocolVersion: b.protocolVersion,
+      ...brokerOptions(b, this.clientId),
       clean: false,
       reconnectPeriod: 1000,
-      customHandleAcks: (topic, payload, _packet, done) => {
-        this.pending++;
-        ingestMessage(this.store, topic, payload)
-          .finally(() => this.pending--)
-          .then(
+      ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+    };
+    const client = mqtt.connect(b.url, opts);
+    this.client = client;
+    // mqtt.js sends the PUBACK of a QoS 1 message only after handleMessage's callback, for MQTT 5 and
+    // 3.1.1 alike (customHandleAcks is MQTT 5 only): so a message is acknowledged once it is stored.
+    client.handleMessage = (packet, callback) => {
+      if (packet.cmd !== 'publish') return callback();
+      this.pending++;
+      ingestMessage(this.store, packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
+        .finally(() => this.pending--)
+        .then(
           (r) => {
             this.counts[r]++;
-            done(0);
+            callback();
           },
           (err: Error) => {
             // The database failed, not the message: no PUBACK, so the broker sends it again.
             this.log.error({ err: err.message }, 'storing a message failed; it will be redelivered');
             this.failures++;
-            done(err);
+            callback(err);
           },
         );
-      },
-      ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
     };
-    if (b.caFile) opts.ca = readFileSync(b.caFile);
-    if (b.certFile) opts.cert = readFileSync(b.certFile);
-    if (b.keyFile) opts.key = readFileSync(b.keyFile);
-    const client = mqtt.connect(b.url, opts);
-    this.client = client;
-    // QoS 0 (agents' periodic metrics) has no acknowledgement to hold back.
-    client.on('message', (topic, payload, packet) => {
-      if (packet.qos !== 0) return;
-      ingestMessage(this.store, topic, payload).then(
-        (r) => this.counts[r]++,
-        (err: Error) => this.log.error({ err: err.message }, 'storing a QoS 0 message failed'),
-      );
-    });
     client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
     return new Promise((resolve, reject) => {
       client.once('connect', () => {
-        client.subscribe(sharedSubscription(this.cfg.group), { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+        client.subscribe(this.cfg.sharedSubscription ? sharedSubscription(this.cfg.group) : `${TOPIC_ROOT}/+/+/+/+`, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
       });
       client.once('error', reject);
     });

@@ -57,10 +57,26 @@ export interface CloudStore {
   stats(): Promise<CloudStats>;
   agents(): Promise<AgentRow[]>;
   deadLetters(limit: number): Promise<DeadLetter[]>;
+  /** Devices (Consumer-IDs of a store-day) heard in a store since `sinceMs`: who is there now. */
+  presentCids(sinceMs: number): Promise<{ tenant: string; store: string; epoch: string; cid: string }[]>;
+  /** The tenant's opt-out list (tokens, never addresses). */
+  optouts(tenant: string): Promise<string[]>;
+  /** Adds tokens to the list; returns how many were new. */
+  addOptouts(tenant: string, tokens: readonly string[], nowMs: number): Promise<number>;
+  /** Takes tokens off the list (an opt-in again); returns how many were there. */
+  removeOptouts(tenant: string, tokens: readonly string[]): Promise<number>;
   /** Which tenant has batches from which store on which store-day (for pickers and period queries). */
   tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]>;
   /** Every sighting of a tenant's store-day (optionally one store), for the analytics. */
   sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]>;
+  /** Every sighting of the given devices, each a Consumer-ID of one store-day (segments: only what is asked). */
+  sightingsOfCids(tenant: string, keys: readonly { epoch: string; cid: string }[]): Promise<SightingRow[]>;
+  /**
+   * A cheap fingerprint of a tenant's edges that changes whenever they do, for caching the identity
+   * graph: their count, the highest id, and that edge's batch (SQLite hands a deleted highest id out
+   * again, but only to a later batch).
+   */
+  edgesVersion(tenant: string): Promise<string>;
   close(): Promise<void>;
 }
 

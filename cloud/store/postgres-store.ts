@@ -36,6 +36,8 @@ const ddl = (s: string) => `
     batch_id text NOT NULL, store text NOT NULL, marketing boolean NOT NULL);
   CREATE INDEX IF NOT EXISTS edges_by_tenant ON ${s}.edges (tenant);
   CREATE TABLE IF NOT EXISTS ${s}.suppressed (digest text PRIMARY KEY, erased_ms bigint NOT NULL);
+  CREATE TABLE IF NOT EXISTS ${s}.optout (tenant text NOT NULL, token text NOT NULL, added_ms bigint NOT NULL, PRIMARY KEY (tenant, token));
+  CREATE INDEX IF NOT EXISTS sightings_by_last ON ${s}.sightings (last_ms);
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
 
 export class PostgresCloudStore implements CloudStore {
@@ -222,6 +224,23 @@ export class PostgresCloudStore implements CloudStore {
     return r.rows.map((x) => ({ id: Number(x.id), topic: x.topic, reason: x.reason, payload: x.payload, bytes: x.bytes, receivedMs: Number(x.received_ms) }));
   }
 
+  async presentCids(sinceMs: number): Promise<{ tenant: string; store: string; epoch: string; cid: string }[]> {
+    return (await this.pool.query(`SELECT DISTINCT tenant, store, epoch, cid FROM ${this.s}.sightings WHERE last_ms >= $1`, [sinceMs])).rows;
+  }
+
+  async optouts(tenant: string): Promise<string[]> {
+    return (await this.pool.query(`SELECT token FROM ${this.s}.optout WHERE tenant = $1 ORDER BY token`, [tenant])).rows.map((r) => r.token as string);
+  }
+
+  async addOptouts(tenant: string, tokens: readonly string[], nowMs: number): Promise<number> {
+    const r = await this.pool.query(`INSERT INTO ${this.s}.optout SELECT $1, t, $3 FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING`, [tenant, [...new Set(tokens)], nowMs]);
+    return r.rowCount ?? 0;
+  }
+
+  async removeOptouts(tenant: string, tokens: readonly string[]): Promise<number> {
+    return (await this.pool.query(`DELETE FROM ${this.s}.optout WHERE tenant = $1 AND token = ANY($2)`, [tenant, [...tokens]])).rowCount ?? 0;
+  }
+
   async tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]> {
     return (await this.pool.query(`SELECT DISTINCT tenant, store, epoch FROM ${this.s}.batches ORDER BY tenant, epoch DESC, store`)).rows;
   }
@@ -232,6 +251,25 @@ export class PostgresCloudStore implements CloudStore {
       store ? [tenant, epoch, store] : [tenant, epoch],
     );
     return r.rows.map((x) => ({ store: x.store, epoch: x.epoch, cid: x.cid, first: Number(x.first_ms), last: Number(x.last_ms), frames: x.frames, rssiMax: x.rssi_max }));
+  }
+
+  async sightingsOfCids(tenant: string, keys: readonly { epoch: string; cid: string }[]): Promise<SightingRow[]> {
+    const unique = [...new Map(keys.map((k) => [`${k.epoch}|${k.cid}`, k])).values()];
+    if (!unique.length) return [];
+    // One statement: the keys as two arrays joined against the (tenant, epoch, cid) index.
+    const r = await this.pool.query(
+      `SELECT s.store, s.epoch, s.cid, s.first_ms, s.last_ms, s.frames, s.rssi_max FROM ${this.s}.sightings s
+       JOIN unnest($2::text[], $3::text[]) AS k(epoch, cid) ON s.epoch = k.epoch AND s.cid = k.cid WHERE s.tenant = $1`,
+      [tenant, unique.map((k) => k.epoch), unique.map((k) => k.cid)],
+    );
+    return r.rows.map((x) => ({ store: x.store, epoch: x.epoch, cid: x.cid, first: Number(x.first_ms), last: Number(x.last_ms), frames: x.frames, rssiMax: x.rssi_max }));
+  }
+
+  async edgesVersion(tenant: string): Promise<string> {
+    const s = this.s;
+    const r = await this.pool.query(`SELECT n, m, (SELECT store || '|' || batch_id FROM ${s}.edges WHERE id = t.m) AS top FROM (SELECT count(*) AS n, max(id) AS m FROM ${s}.edges WHERE tenant = $1) t`, [tenant]);
+    const x = r.rows[0];
+    return `${x.n}:${x.m ?? 0}:${x.top ?? ''}`;
   }
 
   /** Tests: drop the schema (a fresh database for the next run). */

@@ -41,6 +41,8 @@ const MIGRATIONS = [
    INSERT INTO batches_v4 SELECT batch_id, tenant, store, agent, seq, epoch, window_start, window_end, sightings, received_ms FROM batches;
    DROP TABLE batches;
    ALTER TABLE batches_v4 RENAME TO batches;`,
+  `CREATE TABLE optout (tenant TEXT NOT NULL, token TEXT NOT NULL, added_ms INTEGER NOT NULL, PRIMARY KEY (tenant, token));
+   CREATE INDEX sightings_by_last ON sightings (last_ms);`,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -169,6 +171,24 @@ export class SqliteCloudStore implements CloudStore {
     return this.db.prepare('SELECT id, topic, reason, payload, bytes, received_ms AS receivedMs FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as DeadLetter[];
   }
 
+  async presentCids(sinceMs: number): Promise<{ tenant: string; store: string; epoch: string; cid: string }[]> {
+    return this.db.prepare('SELECT DISTINCT tenant, store, epoch, cid FROM sightings WHERE last_ms >= ?').all(sinceMs) as { tenant: string; store: string; epoch: string; cid: string }[];
+  }
+
+  async optouts(tenant: string): Promise<string[]> {
+    return (this.db.prepare('SELECT token FROM optout WHERE tenant = ? ORDER BY token').all(tenant) as { token: string }[]).map((r) => r.token);
+  }
+
+  async addOptouts(tenant: string, tokens: readonly string[], nowMs: number): Promise<number> {
+    const ins = this.db.prepare('INSERT OR IGNORE INTO optout VALUES (?, ?, ?)');
+    return this.db.transaction(() => tokens.reduce((n, t) => n + ins.run(tenant, t, nowMs).changes, 0))();
+  }
+
+  async removeOptouts(tenant: string, tokens: readonly string[]): Promise<number> {
+    const del = this.db.prepare('DELETE FROM optout WHERE tenant = ? AND token = ?');
+    return this.db.transaction(() => tokens.reduce((n, t) => n + del.run(tenant, t).changes, 0))();
+  }
+
   async tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]> {
     return this.db.prepare('SELECT DISTINCT tenant, store, epoch FROM batches ORDER BY tenant, epoch DESC, store').all() as { tenant: string; store: string; epoch: string }[];
   }
@@ -177,6 +197,21 @@ export class SqliteCloudStore implements CloudStore {
     const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax FROM sightings
                  WHERE tenant = ? AND epoch = ?${store ? ' AND store = ?' : ''}`;
     return this.db.prepare(sql).all(...(store ? [tenant, epoch, store] : [tenant, epoch])) as SightingRow[];
+  }
+
+  async sightingsOfCids(tenant: string, keys: readonly { epoch: string; cid: string }[]): Promise<SightingRow[]> {
+    // One indexed lookup per device (sightings_by_cid), all in one read transaction: one snapshot.
+    const one = this.db.prepare(`SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax FROM sightings WHERE tenant = ? AND epoch = ? AND cid = ?`);
+    const unique = [...new Map(keys.map((k) => [`${k.epoch}|${k.cid}`, k])).values()];
+    return this.db.transaction(() => unique.flatMap((k) => one.all(tenant, k.epoch, k.cid) as SightingRow[]))();
+  }
+
+  async edgesVersion(tenant: string): Promise<string> {
+    // Count and max come from the tenant index alone; the batch of the top edge is one lookup.
+    const r = this.db
+      .prepare(`SELECT n, m, (SELECT store || '|' || batch_id FROM edges WHERE id = m) AS top FROM (SELECT count(*) AS n, max(id) AS m FROM edges WHERE tenant = ?)`)
+      .get(tenant) as { n: number; m: number | null; top: string | null };
+    return `${r.n}:${r.m ?? 0}:${r.top ?? ''}`;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,112 @@
+/**
+ * `omniloop cloud optout add|remove|list`: HQ's opt-out list. Tokens only — an address is turned into
+ * its token right here with the tenant's opt-out key (never the secret) and forgotten. Every change is
+ * published at once, retained, to every agent of the tenant.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { InputError } from '../../shared/errors.js';
+import { printJson, printLine } from '../../shared/cli/output.js';
+import { parseMac } from '../../shared/identity/mac.js';
+import { optoutToken, parseOptoutList } from '../../shared/identity/optout.js';
+import { macToBytes } from '../../agents/decode/observation.js';
+import { loadCloudConfig, tenantKey, type CloudConfig } from '../config/cloud-config.js';
+import { openCloudStore } from '../store/open-store.js';
+import { connectBroker } from '../control/broker.js';
+import { optoutMessage, publishOptoutList } from '../control/optout.js';
+import type { CloudStore } from '../store/cloud-store.js';
+
+interface TokenFlags {
+  config: string;
+  tenant: string;
+  token?: string[];
+  mac?: string[];
+  file?: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerOptoutCommands(cloud: Command): void {
+  const optout = cloud.command('optout').description("the tenant's opt-out list, published to every agent (tokens, never addresses)");
+  const tokenCommand = (name: string, description: string) =>
+    optout
+      .command(name)
+      .description(description)
+      .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+      .requiredOption('-t, --tenant <name>', 'tenant')
+      .option('--token <hex>', 'an opt-out token (repeatable)', collect)
+      .option('--mac <address>', "a device's address, turned into its token here with the tenant's opt-out key (repeatable)", collect)
+      .option('--file <path>', 'a list of tokens, one per line (as `omniloop optout add --list` writes)')
+      .option('--json', 'machine-readable output');
+  tokenCommand('add', 'add devices to the opt-out list and publish it').action(async (flags: TokenFlags) => change(flags, 'add'));
+  tokenCommand('remove', 'take devices off the opt-out list (they opted in again) and publish it').action(async (flags: TokenFlags) => change(flags, 'remove'));
+  optout
+    .command('list')
+    .description('the tokens on the list')
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { config: string; tenant: string; json?: boolean }) => {
+      const store = await openCloudStore(loadCloudConfig(flags.config));
+      const tokens = await store.optouts(flags.tenant).finally(() => store.close());
+      if (flags.json) return printJson({ tenant: flags.tenant, tokens });
+      for (const t of tokens) printLine(t);
+    });
+  optout
+    .command('publish')
+    .description('publish the list again (retained), e.g. after restoring a database')
+    .requiredOption('-c, --config <file>', 'cloud config (YAML)')
+    .requiredOption('-t, --tenant <name>', 'tenant')
+    .action(async (flags: { config: string; tenant: string }) => {
+      const cfg = loadCloudConfig(flags.config);
+      const store = await openCloudStore(cfg);
+      const n = await publish(cfg, store, flags.tenant).finally(() => store.close());
+      printLine(`published the opt-out list of ${flags.tenant}: ${n} tokens`);
+    });
+}
+
+async function change(flags: TokenFlags, how: 'add' | 'remove'): Promise<void> {
+  const cfg = loadCloudConfig(flags.config);
+  const tokens = tokensOf(flags, cfg);
+  const store = await openCloudStore(cfg);
+  try {
+    const changed = how === 'add' ? await store.addOptouts(flags.tenant, tokens, Date.now()) : await store.removeOptouts(flags.tenant, tokens);
+    const total = await publish(cfg, store, flags.tenant);
+    if (flags.json) return printJson({ tenant: flags.tenant, [how === 'add' ? 'added' : 'removed']: changed, total, published: true });
+    printLine(`${how === 'add' ? 'added' : 'removed'} ${changed} of ${tokens.length} tokens; the list (${total}) is published to every agent of ${flags.tenant}`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function publish(cfg: CloudConfig, store: CloudStore, tenant: string): Promise<number> {
+  const list = await optoutMessage(store, tenant, Date.now());
+  const client = await connectBroker(cfg, 'optout');
+  try {
+    await publishOptoutList(client, list);
+  } finally {
+    await client.endAsync();
+  }
+  return list.tokens.length;
+}
+
+function tokensOf(flags: TokenFlags, cfg: CloudConfig): string[] {
+  const tokens = new Set<string>();
+  for (const t of flags.token ?? []) for (const x of parseOptoutList(t, '--token')) tokens.add(x);
+  if (flags.file) {
+    let text: string;
+    try {
+      text = readFileSync(flags.file, 'utf8');
+    } catch (err) {
+      throw new InputError(`cannot read ${flags.file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    for (const x of parseOptoutList(text, flags.file)) tokens.add(x);
+  }
+  if (flags.mac?.length) {
+    const key = tenantKey(cfg, flags.tenant, 'optout');
+    for (const m of flags.mac) tokens.add(optoutToken(key, macToBytes(parseMac(m))));
+  }
+  if (tokens.size === 0) throw new InputError('name the devices: --token, --mac or --file');
+  return [...tokens];
+}
