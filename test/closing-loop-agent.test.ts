@@ -76,6 +76,9 @@ describe('identify events (pure)', () => {
     expect(identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de', consent: { marketing: false }, name: 'Jane' }, c)).toMatchObject({ status: 400, reason: /unknown field name/ });
     expect(identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de' }, c)).toMatchObject({ status: 400, reason: /consent/ });
     expect(identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de', consent: { marketing: true }, ts: DAY - 2 * 86_400_000 }, c)).toMatchObject({ status: 422, reason: /24 hours/ });
+    // A backfill of past events (the demo's history) allows older ones, keyed with their own day.
+    const old = identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de', consent: { marketing: true }, ts: DAY - 86_400_000 - 1000 }, { ...c, maxAgeMs: 7 * 86_400_000 });
+    expect(old).toMatchObject({ ok: true, epoch: '2026-11-21' });
     expect(identify({ mac: 'nope', email: 'a@b.de', consent: { marketing: true } }, c)).toMatchObject({ status: 422, reason: /not a MAC address/ });
   });
 });

@@ -110,8 +110,25 @@ describe('outbox', () => {
     again.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
     db.close();
+  });
+
+  it('upgrades an outbox of schema 1 with its backlog counted', () => {
+    const path = join(dir, 'v1.db');
+    const db = new Database(path);
+    db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, epoch TEXT NOT NULL, created_ms INTEGER NOT NULL, bytes INTEGER NOT NULL, body TEXT NOT NULL);
+             INSERT INTO outbox (kind, epoch, created_ms, bytes, body) VALUES ('sightings', 'd', ${Date.now()}, 7, '{"a":1}'), ('sightings', 'd', ${Date.now()}, 7, '{"a":2}');
+             PRAGMA user_version = 1;`);
+    db.close();
+    const ob = new Outbox(path, { maxRows: 3, maxBytes: 1000, maxAgeMs: 60_000 });
+    expect(ob.stats()).toMatchObject({ rows: 2, bytes: 14 });
+    ob.append('sightings', 'd', ['{"a":3}', '{"a":4}']);
+    expect(ob.stats()).toMatchObject({ rows: 3, bytes: 21, dropped: 1 });
+    ob.delete(2);
+    expect(ob.stats()).toMatchObject({ rows: 2, bytes: 14 });
+    ob.close();
   });
 
   it('drops the oldest rows past its row, byte and age limits, and counts them', () => {

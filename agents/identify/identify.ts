@@ -44,6 +44,8 @@ export interface IdentifyContext {
   linkKey: Uint8Array;
   defaultCountryCode: string;
   now?: () => number;
+  /** How old an event may be (default a day); a backfill of past events (the demo, an import) allows more. */
+  maxAgeMs?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -58,7 +60,8 @@ export function identify(body: unknown, ctx: IdentifyContext): IdentifyOutcome {
   const r = parsed.data;
   const now = (ctx.now ?? Date.now)();
   const ts = r.ts ?? now;
-  if (ts > now + 5 * 60_000 || ts < now - DAY_MS) return { ok: false, status: 422, reason: 'ts must be within the last 24 hours' };
+  const maxAge = ctx.maxAgeMs ?? DAY_MS;
+  if (ts > now + 5 * 60_000 || ts < now - maxAge) return { ok: false, status: 422, reason: `ts must be within the last ${Math.round(maxAge / 3_600_000)} hours` };
   try {
     const mac = parseMac(r.mac);
     const first = macFirstOctet(mac);

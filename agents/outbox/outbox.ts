@@ -46,6 +46,13 @@ const MIGRATIONS: string[] = [
      bytes INTEGER NOT NULL,
      body TEXT NOT NULL
    );`,
+  // Running totals kept by triggers and an index on age: enforcing the limits after each insert is O(1)
+  // and O(log n) instead of a COUNT/SUM and a scan of every waiting row (quadratic with a backlog).
+  `CREATE TABLE totals (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, bytes INTEGER NOT NULL);
+   INSERT INTO totals SELECT 1, count(*), coalesce(sum(bytes), 0) FROM outbox;
+   CREATE TRIGGER outbox_added AFTER INSERT ON outbox BEGIN UPDATE totals SET rows = rows + 1, bytes = bytes + NEW.bytes WHERE id = 1; END;
+   CREATE TRIGGER outbox_removed AFTER DELETE ON outbox BEGIN UPDATE totals SET rows = rows - 1, bytes = bytes - OLD.bytes WHERE id = 1; END;
+   CREATE INDEX outbox_by_created ON outbox (created_ms);`,
 ];
 
 export class Outbox {
@@ -78,7 +85,7 @@ export class Outbox {
     this.insertStmt = this.db.prepare('INSERT INTO outbox (kind, epoch, created_ms, bytes, body) VALUES (?, ?, ?, ?, ?)');
     this.peekStmt = this.db.prepare('SELECT seq, kind, epoch, created_ms AS createdMs, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     this.deleteStmt = this.db.prepare('DELETE FROM outbox WHERE seq = ?');
-    this.totalsStmt = this.db.prepare('SELECT count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM outbox');
+    this.totalsStmt = this.db.prepare('SELECT rows, bytes FROM totals WHERE id = 1');
     this.oldestStmt = this.db.prepare('SELECT min(created_ms) AS oldest FROM outbox');
     this.dropOldestStmt = this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)');
     this.dropAgedStmt = this.db.prepare('DELETE FROM outbox WHERE created_ms < ?');

@@ -146,10 +146,10 @@ export class Agent {
    * An identify event from a store system: hashed on arrival, queued as a link in the outbox (one
    * transaction, published like any batch). Nothing raw is kept.
    */
-  identify(body: unknown): IdentifyOutcome {
+  identify(body: unknown, maxAgeMs?: number): IdentifyOutcome {
     const api = this.config.storeApi;
     if (!api || !this.opts.linkKey) throw new Error('identify events need the store API and the link key');
-    const r = identify(body, { pseudonymizer: this.pseudo, linkKey: this.opts.linkKey, defaultCountryCode: api.defaultCountryCode });
+    const r = identify(body, { pseudonymizer: this.pseudo, linkKey: this.opts.linkKey, defaultCountryCode: api.defaultCountryCode, maxAgeMs });
     if (!r.ok) return r;
     this.outbox.append('links', r.epoch, [JSON.stringify({ links: [r.link] })]);
     this.counters.links++;

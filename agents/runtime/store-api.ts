@@ -34,7 +34,8 @@ export class StoreApi {
     this.token = new BearerToken(token, 'store API');
   }
 
-  async start(): Promise<number> {
+  /** Listens on the configured port, or `port` (0: any free one, for several agents on one machine). */
+  async start(port?: number): Promise<number> {
     const api = this.agent.config.storeApi!;
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -46,7 +47,7 @@ export class StoreApi {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(api.port, api.host, () => resolve());
+      server.listen(port ?? api.port, api.host, () => resolve());
     });
     return (server.address() as { port: number }).port;
   }

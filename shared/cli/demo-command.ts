@@ -1,94 +1,99 @@
 /**
- * `omniloop demo`: the product on one machine with no hardware. Today it runs the edge side: several
- * stores' agents replay generated traffic of the same customer population through capture, decode
- * and pseudonymization with one tenant key, and the table shows what each store would publish — and
- * that the same phone gets the same Consumer-ID in every store on the same day, without any store
- * knowing its address.
+ * `omniloop demo`: the whole product on one machine with no hardware and no services — an embedded
+ * broker, HQ on SQLite with its dashboard, and three stores' agents replaying a customer population's
+ * traffic (two weeks of history, then live). Progress on stderr, a summary table on stdout, then the
+ * dashboard stays up until Ctrl-C (or the demo exits with --exit / --json).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readCaptureFile } from '../../agents/capture/file-reader.js';
-import { EdgePipeline } from '../../agents/pipeline/edge-pipeline.js';
-import { SummaryCollector } from '../../agents/pipeline/capture-summary.js';
-import { Pseudonymizer } from '../../agents/pseudonymize/pseudonymizer.js';
-import { generateCapture } from '../../scripts/gen-capture.js';
 import { InputError } from '../errors.js';
-import { generateSecret, readSecretFile, writeSecretFile } from '../identity/secret.js';
+import { createLogger } from '../log.js';
+import { runDemo, type DemoSummary } from '../demo/run-demo.js';
 import { formatTable, printJson, printLine } from './output.js';
 
 interface DemoFlags {
   stores: string;
-  frames: string;
+  duration: string;
+  historyDays: string;
+  customers: string;
   data: string;
+  port: string;
+  seed: string;
+  exit?: boolean;
   json?: boolean;
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run the edge pipeline for several stores on generated traffic, on this machine alone')
+    .description('the whole product on this machine: embedded broker, HQ on SQLite with its dashboard, store agents replaying customers')
     .option('--stores <n>', 'number of stores (1-10)', '3')
-    .option('--frames <n>', 'frames of traffic per store', '200000')
-    .option('--data <dir>', 'folder for the demo key and captures', '.omniloop-demo')
-    .option('--json', 'machine-readable output')
-    .action((flags: DemoFlags) => runDemo(flags));
+    .option('--duration <seconds>', 'seconds of live traffic after the history (0-3600)', '60')
+    .option('--history-days <n>', 'days of history before today (0-60)', '14')
+    .option('--customers <n>', 'customers per store (50-5000)', '1000')
+    .option('--data <dir>', 'folder for the demo key, tokens, captures and databases', '.omniloop-demo')
+    .option('--port <port>', 'port of the HQ API and dashboard on 127.0.0.1 (0: any free one)', '8788')
+    .option('--seed <n>', 'seed of the generated population', '7')
+    .option('--exit', 'exit after the summary instead of keeping the dashboard up')
+    .option('--json', 'print the summary as JSON (implies --exit)')
+    .action(async (flags: DemoFlags) => demo(flags));
 }
 
-function runDemo(flags: DemoFlags): void {
-  const stores = Number(flags.stores);
-  const frames = Number(flags.frames);
-  if (!Number.isInteger(stores) || stores < 1 || stores > 10) throw new InputError(`--stores must be 1 to 10, not ${JSON.stringify(flags.stores)}`);
-  if (!Number.isInteger(frames) || frames < 1000 || frames > 5_000_000) throw new InputError(`--frames must be 1000 to 5000000, not ${JSON.stringify(flags.frames)}`);
-  const dir = resolve(flags.data);
-  mkdirSync(dir, { recursive: true });
-  const keyFile = join(dir, 'demo-tenant.key');
-  try {
-    writeSecretFile(keyFile, generateSecret());
-  } catch {
-    /* kept from an earlier run: the same tenant key, so Consumer-IDs stay comparable */
-  }
-  const { secret } = readSecretFile(keyFile);
-  const day = Date.parse('2026-11-23T08:00:00Z');
+function int(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < min || n > max) throw new InputError(`${flag} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  return n;
+}
 
-  const perStore: { store: string; s: ReturnType<SummaryCollector['result']>; cids: Set<string>; ms: number }[] = [];
-  for (let i = 0; i < stores; i++) {
-    const store = `store-${i + 1}`;
-    const file = join(dir, `${store}.pcapng`);
-    if (!flags.json) process.stderr.write(`demo: ${store}: generating ${frames.toLocaleString('en-US')} frames of WiFi and BLE traffic ...\n`);
-    generateCapture({ out: file, frames, devices: Math.max(500, Math.round(frames / 20)), kind: 'mixed', seed: 100 + i, populationSeed: 7, startMs: day });
-    const pseudo = new Pseudonymizer({ secret, tenant: 'demo', timezone: 'Europe/Berlin' });
-    const summary = new SummaryCollector();
-    const cids = new Set<string>();
-    const pipeline = new EdgePipeline(pseudo, (o, cid) => {
-      summary.add(o);
-      if (cid) cids.add(cid);
-    });
-    const t0 = performance.now();
-    const read = readCaptureFile(file, pipeline.onRecord);
-    perStore.push({ store, s: summary.result(pipeline.counters, read.linktypes), cids, ms: performance.now() - t0 });
-  }
-
-  // Cross-store: Consumer-IDs that more than one store saw today. Only possible because every agent
-  // of the tenant derives the same day key; no address ever left a store.
-  const seenIn = new Map<string, number>();
-  for (const p of perStore) for (const c of p.cids) seenIn.set(c, (seenIn.get(c) ?? 0) + 1);
-  const crossStore = [...seenIn.values()].filter((n) => n > 1).length;
-
-  if (flags.json) {
-    printJson({ stores: perStore.map((p) => ({ store: p.store, ...p.s, consumerIds: p.cids.size, decodeMs: Math.round(p.ms) })), crossStoreConsumerIds: crossStore, keyFile });
-    return;
-  }
-  const rows = perStore.map((p) => {
-    const w = p.s.wifi.devices;
-    const b = p.s.ble.devices;
-    return [p.store, p.s.frames, p.s.wifi.probeRequests, w.global + w.randomized, p.s.ble.advertisements, b.public + b.static + b.rpa + b.nrpa, p.s.ble.ibeacons + p.s.ble.eddystones, p.cids.size, p.s.malformed, Math.round(p.s.frames / (p.ms / 1000))];
+async function demo(flags: DemoFlags): Promise<void> {
+  const opts = {
+    stores: int('--stores', flags.stores, 1, 10),
+    durationSeconds: int('--duration', flags.duration, 0, 3600),
+    historyDays: int('--history-days', flags.historyDays, 0, 60),
+    customersPerStore: int('--customers', flags.customers, 50, 5000),
+    port: int('--port', flags.port, 0, 65535),
+    seed: int('--seed', flags.seed, 0, 2 ** 31),
+    data: flags.data,
+  };
+  const ac = new AbortController();
+  const stopRequested = new Promise<void>((resolve) => {
+    const onSignal = () => {
+      if (!ac.signal.aborted) process.stderr.write('\ndemo: stopping ...\n');
+      ac.abort();
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
   });
+  const progress = (line: string) => process.stderr.write(`demo: ${line}\n`);
+  const { world, summary } = await runDemo({ ...opts, log: createLogger('omniloop-demo', process.env.OMNILOOP_LOG_LEVEL ?? 'warn'), progress, signal: ac.signal });
+  try {
+    if (flags.json) return printJson(summary);
+    printSummary(summary);
+    if (flags.exit || ac.signal.aborted) return;
+    progress('the dashboard stays up with live activation; Ctrl-C stops everything');
+    await stopRequested;
+  } finally {
+    await world.stop();
+  }
+}
+
+function printSummary(s: DemoSummary): void {
+  const k = (n: number | null) => (n === null ? '<5' : n.toLocaleString('en-US'));
   printLine('');
-  printLine(formatTable(['store', 'frames', 'probes', 'wifi devices', 'BLE adverts', 'BLE devices', 'beacons', 'Consumer-IDs', 'malformed', 'frames/s'], rows));
+  printLine(`Today (${s.day}) in every store — counts of people below 5 are not shown (k-anonymity):`);
+  printLine(
+    formatTable(
+      ['store', 'frames', 'visitors', 'passers-by', 'median dwell', 'also in another store', 'opted-out frames dropped', 'identify events'],
+      s.stores.map((f) => [f.store, f.frames.toLocaleString('en-US'), k(f.uniqueVisitors), k(f.passersBy), f.medianDwellMinutes === null ? '-' : `${f.medianDwellMinutes} min`, k(f.crossStore), f.optedOut.toLocaleString('en-US'), f.links]),
+    ),
+  );
+  const r = s.returning;
   printLine('');
-  printLine(`${crossStore.toLocaleString('en-US')} Consumer-IDs were seen in more than one store today: the same phone, the same pseudonym, and no store ever knew its address.`);
-  printLine(`Randomized WiFi and private BLE addresses are counted but get no Consumer-ID. Tenant key: ${keyFile}`);
-  printLine('Try: omniloop decode ' + join(flags.data, 'store-1.pcapng') + ` --key ${keyFile} --tenant demo --timezone Europe/Berlin | head`);
-  writeFileSync(join(dir, 'README.txt'), 'Files made by `omniloop demo`: a demo tenant key and generated captures. Safe to delete.\n');
+  printLine(`Profiles stitched from identify events, ${r.from}..${r.to}: ${k(r.profiles)}, of which ${k(r.returning)} came back on another day and ${k(r.multiStore)} shopped in several stores.`);
+  printLine(`Segments today: ${s.segments.map((x) => `${x.name} ${k(x.profiles)}`).join(', ')}.`);
+  printLine(`HQ stored ${s.cloud.batches.toLocaleString('en-US')} batches (${s.cloud.sightings.toLocaleString('en-US')} sightings, ${s.cloud.consumerIds.toLocaleString('en-US')} daily Consumer-IDs); ${s.cloud.duplicates} duplicates dropped, ${s.cloud.deadLetters} dead letters. No MAC address, e-mail or phone left a store.`);
+  printLine('');
+  printLine(`HQ dashboard:  ${s.dashboardUrl}`);
+  printLine(`Store signage: ${s.signageUrl}`);
+  if (s.interrupted) printLine('(stopped early: the figures cover what was replayed)');
 }

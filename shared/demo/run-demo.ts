@@ -1,0 +1,166 @@
+/**
+ * `omniloop demo`, step by step: start the world (broker, HQ, agents), generate a customer population's
+ * traffic — two weeks of history and a live period starting now — replay the history as fast as it
+ * goes, then the live period at the pace it happens, with the tills' identify events posted to the
+ * agents' store API on time. Progress on stderr; a summary at the end.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { generateStoreTraffic, type IdentifyEvent, type StoreTraffic } from '../../scripts/gen-store-traffic.js';
+import { buildVisits, storeDayFigures, storeTimezones, type StoreDayFigures } from '../../cloud/analytics/visits.js';
+import { returningProfiles, type ReturningFigures } from '../../cloud/analytics/returning.js';
+import { segmentCounts, segmentMembers } from '../../cloud/segments/evaluate.js';
+import { graphRules } from '../../cloud/config/cloud-config.js';
+import { StoreDayClock } from '../identity/store-day.js';
+import { DEMO_TENANT, DemoWorld } from './demo-world.js';
+import { playLive, sleep } from './live-feed.js';
+
+export interface DemoOptions {
+  stores: number;
+  /** Seconds of live traffic after the history. */
+  durationSeconds: number;
+  historyDays: number;
+  customersPerStore: number;
+  data: string;
+  port: number;
+  seed: number;
+  log: Logger;
+  /** One progress line (stderr in the CLI). */
+  progress: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export interface DemoSummary {
+  day: string;
+  dashboardUrl: string;
+  signageUrl: string;
+  stores: (StoreDayFigures & { frames: number; optedOut: number; links: number })[];
+  returning: ReturningFigures;
+  segments: { name: string; profiles: number | null }[];
+  cloud: { batches: number; sightings: number; consumerIds: number; duplicates: number; deadLetters: number };
+  interrupted: boolean;
+}
+
+const STORE_NAMES = ['berlin-1', 'hamburg-1', 'munich-1', 'cologne-1', 'frankfurt-1', 'stuttgart-1', 'leipzig-1', 'dresden-1', 'bremen-1', 'hannover-1'];
+const TIMEZONE = 'Europe/Berlin';
+const DAY_MS = 86_400_000;
+
+export async function runDemo(o: DemoOptions): Promise<{ world: DemoWorld; summary: DemoSummary }> {
+  const dir = resolve(o.data);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'README.txt'), 'Made by `omniloop demo`: a demo tenant key, tokens, generated captures, the demo databases. Safe to delete.\n');
+  const names = STORE_NAMES.slice(0, o.stores);
+  const world = await DemoWorld.start({ dir, stores: names, timezone: TIMEZONE, port: o.port, log: o.log });
+  o.progress(`HQ dashboard: ${world.dashboardUrl}`);
+
+  const now = Date.now();
+  const clock = new StoreDayClock(TIMEZONE, 0);
+  const today = clock.interval(now);
+  const historyStart = clock.interval(today.startMs - o.historyDays * DAY_MS + 1).startMs;
+  o.progress(`generating ${o.historyDays} days of history and ${o.durationSeconds} s of live traffic for ${names.length} stores ...`);
+  const { traffic, truth } = generateStoreTraffic({
+    stores: names,
+    customers: o.customersPerStore * names.length,
+    seed: o.seed,
+    timezone: TIMEZONE,
+    outDir: dir,
+    periods: [
+      { name: 'history', startMs: historyStart, endMs: now },
+      { name: 'live', startMs: now, endMs: now + o.durationSeconds * 1000, busy: true },
+    ],
+  });
+  // A few customers asked not to be tracked: HQ publishes their tokens, the agents drop them from then on.
+  await world.optOut(truth.optedOutMacs);
+  o.progress(`${truth.optedOutMacs.length} devices opted out; the agents drop them before anything is stored`);
+
+  const of = (period: string) => world.stores.map((s) => ({ s, t: traffic.find((t) => t.store === s.name && t.period === period)! }));
+  let interrupted = false;
+  const ticker = startProgress(world, o.progress);
+  try {
+    // History: as fast as it goes; its identify events are a backfill (older than a day).
+    await Promise.all(
+      of('history').map(async ({ s, t }) => {
+        for (const e of t.identifies) s.agent.identify(identifyBody(e), now - historyStart + DAY_MS);
+        await s.agent.replay(t.file, 'max', o.signal);
+      }),
+    );
+    if (!o.signal.aborted) {
+      o.progress('history replayed; live traffic now, at the pace it happens (Ctrl-C stops)');
+      await Promise.all(of('live').map(({ s, t }) => Promise.all([playLive(s.agent, t.file, o.signal), postOnTime(s.apiUrl, world.tokens.store, t, o.signal)])));
+    }
+    interrupted = o.signal.aborted;
+    for (const s of world.stores) {
+      s.agent.flushWindows(-Infinity, true);
+      await s.agent.publisher?.drain(10_000);
+    }
+    await waitForCloud(world);
+  } finally {
+    clearInterval(ticker);
+  }
+  await world.cloud.activation.tick();
+  return { world, summary: await summarize(world, today.day, historyStart, traffic, interrupted) };
+}
+
+/** The body a till or a captive portal would post. */
+function identifyBody(e: IdentifyEvent): Record<string, unknown> {
+  return { mac: e.mac, email: e.email, phone: e.phone, loyaltyId: e.loyaltyId, consent: e.consent, ts: e.tsMs };
+}
+
+/** Posts each live identify event to the store's API when its time comes, as the till would. */
+async function postOnTime(base: string, token: string, t: StoreTraffic, signal: AbortSignal): Promise<void> {
+  for (const e of t.identifies) {
+    const wait = e.tsMs - Date.now();
+    if (wait > 0) await sleep(wait, signal);
+    if (signal.aborted) return;
+    await fetch(`${base}/v1/identify`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(identifyBody(e)) }).catch(() => {});
+  }
+}
+
+function startProgress(world: DemoWorld, progress: (line: string) => void): NodeJS.Timeout {
+  const t = setInterval(() => {
+    const frames = world.stores.reduce((n, s) => n + s.agent.pipeline.counters.frames, 0);
+    const sightings = world.stores.reduce((n, s) => n + s.agent.counters.sightings, 0);
+    const links = world.stores.reduce((n, s) => n + s.agent.counters.links, 0);
+    const sent = world.stores.reduce((n, s) => n + (s.agent.publisher?.published ?? 0), 0);
+    const c = world.cloud.consumer.counts;
+    const present = world.stores.reduce((n, s) => n + (s.agent.presence?.present().length ?? 0), 0);
+    progress(`${new Date().toISOString().slice(11, 19)}  frames ${fmt(frames)}  sightings ${fmt(sightings)}  identify ${fmt(links)}  batches sent ${fmt(sent)} → stored at HQ ${fmt(c.stored)}  present now ${fmt(present)}`);
+  }, 3000);
+  t.unref();
+  return t;
+}
+
+async function waitForCloud(world: DemoWorld): Promise<void> {
+  const sent = () => world.stores.reduce((n, s) => n + (s.agent.publisher?.published ?? 0), 0);
+  const c = world.cloud.consumer.counts;
+  for (let i = 0; i < 200 && c.stored + c.duplicate < sent(); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function summarize(world: DemoWorld, day: string, historyStart: number, traffic: StoreTraffic[], interrupted: boolean): Promise<DemoSummary> {
+  const st = world.cloud.store;
+  const cfg = world.cloud.cfg;
+  const zones = storeTimezones((await st.agents()).filter((a) => a.tenant === DEMO_TENANT));
+  const figures = storeDayFigures(buildVisits(await st.sightingsOfDay(DEMO_TENANT, day)), cfg.api!.k, zones);
+  const from = new Date(historyStart + 12 * 3_600_000).toISOString().slice(0, 10);
+  const stats = await st.stats();
+  return {
+    day,
+    dashboardUrl: world.dashboardUrl,
+    signageUrl: world.signageUrl(world.stores[0]!),
+    stores: world.stores.map((s) => {
+      const f = figures.find((x) => x.store === s.name) ?? emptyFigures(s.name, day);
+      return { ...f, frames: traffic.filter((t) => t.store === s.name).reduce((n, t) => n + t.frames, 0), optedOut: s.agent.pipeline.counters.optedOut, links: s.agent.counters.links };
+    }),
+    returning: await returningProfiles(st, DEMO_TENANT, from, day, cfg.api!.k, graphRules(cfg)),
+    segments: segmentCounts(await segmentMembers(st, DEMO_TENANT, day, cfg.segments, graphRules(cfg)), cfg.api!.k),
+    cloud: { batches: stats.batches, sightings: stats.sightings, consumerIds: stats.consumerIds, duplicates: stats.duplicates, deadLetters: stats.deadLetters },
+    interrupted,
+  };
+}
+
+function emptyFigures(store: string, epoch: string): StoreDayFigures {
+  return { store, epoch, timezone: TIMEZONE, uniqueVisitors: 0, passersBy: 0, visits: 0, footfallByHour: Array(24).fill(0), dwellHistogram: Array(6).fill(0), medianDwellMinutes: null, crossStore: 0 };
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
