@@ -164,24 +164,3 @@ describe('decode', () => {
     expectOneLineError(runCli(['decode', CAPTURES, '--summary']), 2, /director|not a file|EISDIR/i);
   });
 });
-
-describe('demo', () => {
-  it('runs every store through the edge pipeline and finds cross-store Consumer-IDs', () => {
-    const data = join(dir, 'demo');
-    const r = runCli(['demo', '--stores', '2', '--frames', '5000', '--data', data, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout);
-    expect(j.stores).toHaveLength(2);
-    for (const s of j.stores) {
-      expect(s.frames).toBe(5000);
-      expect(s.wifi.probeRequests + s.ble.advertisements + s.malformed + s.ignored).toBe(5000);
-      expect(s.consumerIds).toBeGreaterThan(10);
-    }
-    expect(j.crossStoreConsumerIds).toBeGreaterThan(0);
-    expect(j.crossStoreConsumerIds).toBeLessThanOrEqual(Math.min(j.stores[0].consumerIds, j.stores[1].consumerIds));
-    // A second run keeps the tenant key, so the ids are the same.
-    const again = JSON.parse(runCli(['demo', '--stores', '2', '--frames', '5000', '--data', data, '--json']).stdout);
-    expect(again.crossStoreConsumerIds).toBe(j.crossStoreConsumerIds);
-    expect(runCli(['demo', '--stores', '0']).code).toBe(2);
-  });
-});

@@ -4,6 +4,7 @@
  * hundred devices a day, passers-by, cross-store visits, link events across two days, agent status —
  * live-updating, signing in again after a 401, and refusing path traversal.
  */
+import { mulberry32 } from '../scripts/lib/prng.js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
@@ -29,16 +30,7 @@ const CUSTOMERS = 78;
 const WINDOW_MS = 5 * 60_000;
 
 /** Deterministic data: the same seed, the same charts. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+const prng = mulberry32;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const cidOf = (day: string, device: number) => sha(`${day}|device|${device}`).slice(0, 32);
 /** UTC ms of a local Berlin time on a store-day (UTC+1 in November). */

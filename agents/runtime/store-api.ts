@@ -4,10 +4,10 @@
  * segment (k-anonymous counts). The sample signage page itself is served without a token: it holds no
  * data, and its requests carry the token.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { BearerToken, HttpError, sendJson as send } from '../../shared/http/json-api.js';
+import { BearerToken, HttpError, closeServer, listenJson, sendJson as send } from '../../shared/http/json-api.js';
 import { CONTENT_TYPES, packageRoot, staticSite } from '../../shared/http/static-site.js';
 import { audienceMix } from '../activation/audience-mix.js';
 import type { Agent } from './agent.js';
@@ -37,25 +37,15 @@ export class StoreApi {
   /** Listens on the configured port, or `port` (0: any free one, for several agents on one machine). */
   async start(port?: number): Promise<number> {
     const api = this.agent.config.storeApi!;
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        const e = err instanceof HttpError ? err : new HttpError(500, 'internal error');
-        if (!(err instanceof HttpError)) this.log.error({ err: (err as Error).message }, 'store API failure');
-        send(res, e.status, { error: e.message });
-      });
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port ?? api.port, api.host, () => resolve());
-    });
-    return (server.address() as { port: number }).port;
+    const started = await listenJson((req, res) => this.handle(req, res), port ?? api.port, api.host, (err) => this.log.error({ err: (err as Error).message }, 'store API failure'));
+    this.server = started.server;
+    return started.port;
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closeServer(s);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

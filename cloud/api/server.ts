@@ -3,8 +3,8 @@
  * profiles, the identity graph, profiles, dead letters. Every figure that counts people goes through
  * the same k-anonymous analytics as the CLI.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { BearerToken, HttpError, closeServer, listenJson, sendJson as send } from '../../shared/http/json-api.js';
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
 import { findProfile } from '../identity/profiles.js';
@@ -28,59 +28,37 @@ export interface ApiOptions {
   segments?: SegmentRule[];
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const ROUTES = '/v1/stats, /v1/tenants, /v1/agents, /v1/footfall, /v1/visits, /v1/flows, /v1/returning, /v1/graph, /v1/segments, /v1/profiles/{id}, /v1/dead-letters';
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 export class ApiServer {
   private server: Server | null = null;
-  private readonly token: Buffer;
+  private readonly token: BearerToken;
 
   constructor(
     private readonly store: CloudStore,
     private readonly opts: ApiOptions,
   ) {
-    if (opts.token.length < 16) throw new Error('the API token must be at least 16 characters');
-    this.token = Buffer.from(opts.token);
+    this.token = new BearerToken(opts.token, 'API');
   }
 
   async start(port: number, host = '127.0.0.1'): Promise<number> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        const e = err instanceof HttpError ? err : new HttpError(500, 'internal error');
-        send(res, e.status, { error: e.message });
-      });
-    });
+    const { server, port: actual } = await listenJson((req, res) => this.handle(req, res), port, host);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
-    return (server.address() as { port: number }).port;
+    return actual;
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closeServer(s);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The dashboard's static page holds no data: served without a token; its data requests carry one.
     if (await serveDashboard(req, res)) return;
-    if (!this.authorized(req.headers.authorization)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      throw new HttpError(401, 'a valid bearer token is required');
-    }
+    this.token.check(req.headers.authorization, res);
     if (req.method !== 'GET') throw new HttpError(405, 'only GET');
     const url = new URL(req.url ?? '/', 'http://api');
     const q = (name: string, re: RegExp, required = true): string | undefined => {
@@ -178,16 +156,4 @@ export class ApiServer {
     }
     throw new HttpError(404, `not found: ${ROUTES}`);
   }
-
-  private authorized(header: string | undefined): boolean {
-    const m = /^Bearer (.+)$/.exec(header ?? '');
-    if (!m) return false;
-    const given = Buffer.from(m[1]!);
-    return given.length === this.token.length && timingSafeEqual(given, this.token);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body) + '\n');
 }

@@ -1,6 +1,6 @@
 /** What every JSON endpoint of ours shares: errors with a status, JSON answers, a bearer token. */
 import { timingSafeEqual } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /** A failure the client caused or may see: answered as `{error}` with this status. */
 export class HttpError extends Error {
@@ -35,4 +35,28 @@ export class BearerToken {
     res.setHeader('www-authenticate', 'Bearer');
     throw new HttpError(401, 'a valid bearer token is required');
   }
+}
+
+/**
+ * A listening HTTP server whose handler may throw: an HttpError becomes its status and message, anything
+ * else a 500 "internal error" (reported to `onFailure`, never to the client). Resolves with the port.
+ */
+export async function listenJson(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>, port: number, host: string, onFailure: (err: unknown) => void = () => {}): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!(err instanceof HttpError)) onFailure(err);
+      const e = err instanceof HttpError ? err : new HttpError(500, 'internal error');
+      sendJson(res, e.status, { error: e.message });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+/** Closes a server started by listenJson (null: nothing to do). */
+export function closeServer(server: Server | null): Promise<void> {
+  return server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
 }
