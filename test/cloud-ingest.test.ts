@@ -300,7 +300,7 @@ async function downgradeBatchKey(backendName: string, name: string): Promise<voi
     db.exec(`CREATE TABLE b3 (batch_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, epoch TEXT NOT NULL,
                window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, sightings INTEGER NOT NULL, received_ms INTEGER NOT NULL);
              INSERT INTO b3 SELECT * FROM batches; DROP TABLE batches; ALTER TABLE b3 RENAME TO batches;
-             DROP TABLE optout; DROP INDEX sightings_by_last; PRAGMA user_version = 3;`);
+             DROP TABLE optout; PRAGMA user_version = 3;`);
     db.close();
     return;
   }

@@ -57,7 +57,11 @@ export interface CloudStore {
   stats(): Promise<CloudStats>;
   agents(): Promise<AgentRow[]>;
   deadLetters(limit: number): Promise<DeadLetter[]>;
-  /** Devices (Consumer-IDs of a store-day) heard in a store since `sinceMs`: who is there now. */
+  /**
+   * Devices (Consumer-IDs of a store-day) heard in a store since `sinceMs`: who is there now. Served by
+   * the (tenant, store, epoch, first_ms) index: a sighting spans at most one window (≤ 1 h), so only
+   * sightings that began in the hour before `sinceMs` can still be going on.
+   */
   presentCids(sinceMs: number): Promise<{ tenant: string; store: string; epoch: string; cid: string }[]>;
   /** The tenant's opt-out list (tokens, never addresses). */
   optouts(tenant: string): Promise<string[]>;
@@ -82,6 +86,14 @@ export interface CloudStore {
 
 /** Dead letters keep this much of a payload, redacted. */
 export const DEAD_LETTER_KEEP = 4096;
+
+/** The longest window an agent may use (windows.seconds ≤ 3600): a sighting lasts no longer. */
+export const MAX_SIGHTING_MS = 3_600_000;
+
+/** The store-days (in any time zone) that can hold an instant near `ms`: its UTC date and the days around it. */
+export function epochsAround(ms: number): string[] {
+  return [-1, 0, 1].map((d) => new Date(ms + d * 86_400_000).toISOString().slice(0, 10));
+}
 
 /** What a suppression entry stores: a digest of the identifier, never the identifier itself. */
 export function suppressionDigest(tenant: string, node: string): string {

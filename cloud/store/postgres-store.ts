@@ -10,7 +10,7 @@ import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
-import { DEAD_LETTER_KEEP, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 
 const SCHEMA_VERSION = 2;
 
@@ -37,7 +37,6 @@ const ddl = (s: string) => `
   CREATE INDEX IF NOT EXISTS edges_by_tenant ON ${s}.edges (tenant);
   CREATE TABLE IF NOT EXISTS ${s}.suppressed (digest text PRIMARY KEY, erased_ms bigint NOT NULL);
   CREATE TABLE IF NOT EXISTS ${s}.optout (tenant text NOT NULL, token text NOT NULL, added_ms bigint NOT NULL, PRIMARY KEY (tenant, token));
-  CREATE INDEX IF NOT EXISTS sightings_by_last ON ${s}.sightings (last_ms);
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
 
 export class PostgresCloudStore implements CloudStore {
@@ -225,7 +224,13 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async presentCids(sinceMs: number): Promise<{ tenant: string; store: string; epoch: string; cid: string }[]> {
-    return (await this.pool.query(`SELECT DISTINCT tenant, store, epoch, cid FROM ${this.s}.sightings WHERE last_ms >= $1`, [sinceMs])).rows;
+    const r = await this.pool.query(
+      `SELECT DISTINCT s.tenant, s.store, s.epoch, s.cid FROM (SELECT DISTINCT tenant, store FROM ${this.s}.batches) k
+       JOIN ${this.s}.sightings s ON s.tenant = k.tenant AND s.store = k.store
+       WHERE s.epoch = ANY($1) AND s.first_ms >= $2 AND s.last_ms >= $3`,
+      [epochsAround(sinceMs), sinceMs - MAX_SIGHTING_MS, sinceMs],
+    );
+    return r.rows;
   }
 
   async optouts(tenant: string): Promise<string[]> {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
 import { redact } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
-import { DEAD_LETTER_KEEP, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
@@ -41,8 +41,7 @@ const MIGRATIONS = [
    INSERT INTO batches_v4 SELECT batch_id, tenant, store, agent, seq, epoch, window_start, window_end, sightings, received_ms FROM batches;
    DROP TABLE batches;
    ALTER TABLE batches_v4 RENAME TO batches;`,
-  `CREATE TABLE optout (tenant TEXT NOT NULL, token TEXT NOT NULL, added_ms INTEGER NOT NULL, PRIMARY KEY (tenant, token));
-   CREATE INDEX sightings_by_last ON sightings (last_ms);`,
+  `CREATE TABLE optout (tenant TEXT NOT NULL, token TEXT NOT NULL, added_ms INTEGER NOT NULL, PRIMARY KEY (tenant, token));`,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -71,6 +70,7 @@ export class SqliteCloudStore implements CloudStore {
     );
     this.insertEphemeral = db.prepare('INSERT INTO ephemeral VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.isSuppressed = db.prepare('SELECT 1 FROM suppressed WHERE digest = ?');
+    const anySuppressed = db.prepare('SELECT EXISTS (SELECT 1 FROM suppressed) AS n').pluck();
     this.bump = db.prepare('INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1');
     this.ingestTx = db.transaction((b: SightingsBatch, ms: number): IngestOutcome => {
       const w = b.window;
@@ -78,8 +78,11 @@ export class SqliteCloudStore implements CloudStore {
         this.bump.run('duplicates');
         return 'duplicate';
       }
+      // Nobody erased yet (the usual case): no digest per sighting. Read inside the transaction, so an
+      // erasure by another process is seen by the next batch.
+      const check = anySuppressed.get() === 1;
       for (const s of b.sightings) {
-        if (this.isSuppressed.get(suppressionDigest(b.tenant, `cid:${b.epoch}:${s.cid}`))) continue;
+        if (check && this.isSuppressed.get(suppressionDigest(b.tenant, `cid:${b.epoch}:${s.cid}`))) continue;
         this.insertSighting.run(b.batchId, b.tenant, b.store, b.agent, b.epoch, s.cid, s.source, s.addressClass, s.first, s.last, s.frames, s.rssiMax, s.rssiMean, s.beacon?.type ?? null, s.beacon?.cid ?? null);
       }
       for (const e of b.ephemeral) this.insertEphemeral.run(b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames);
@@ -93,9 +96,10 @@ export class SqliteCloudStore implements CloudStore {
         this.bump.run('duplicates');
         return 'duplicate';
       }
+      const check = anySuppressed.get() === 1;
       for (const l of b.links) {
         const nodes = linkNodes(b.epoch, l);
-        if (nodes.some((n) => this.isSuppressed.get(suppressionDigest(b.tenant, n)))) continue;
+        if (check && nodes.some((n) => this.isSuppressed.get(suppressionDigest(b.tenant, n)))) continue;
         const [hub, ...rest] = nodes;
         for (const n of rest) insertEdge.run(b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent.marketing ? 1 : 0);
       }
@@ -172,7 +176,10 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async presentCids(sinceMs: number): Promise<{ tenant: string; store: string; epoch: string; cid: string }[]> {
-    return this.db.prepare('SELECT DISTINCT tenant, store, epoch, cid FROM sightings WHERE last_ms >= ?').all(sinceMs) as { tenant: string; store: string; epoch: string; cid: string }[];
+    const sql = `SELECT DISTINCT s.tenant, s.store, s.epoch, s.cid FROM (SELECT DISTINCT tenant, store FROM batches) k
+                 JOIN sightings s ON s.tenant = k.tenant AND s.store = k.store
+                 WHERE s.epoch IN (?, ?, ?) AND s.first_ms >= ? AND s.last_ms >= ?`;
+    return this.db.prepare(sql).all(...epochsAround(sinceMs), sinceMs - MAX_SIGHTING_MS, sinceMs) as { tenant: string; store: string; epoch: string; cid: string }[];
   }
 
   async optouts(tenant: string): Promise<string[]> {
