@@ -13,7 +13,7 @@ import { Outbox } from '../outbox/outbox.js';
 import { Agent } from '../runtime/agent.js';
 import { StatusServer } from '../runtime/status-server.js';
 import { StoreApi } from '../runtime/store-api.js';
-import { readFileSync } from 'node:fs';
+import { readTokenFile } from '../../shared/http/json-api.js';
 import { pseudonymizerFor, resolveIdentity } from './identity-options.js';
 import { deriveLinkKey } from '../../shared/identity/keys.js';
 
@@ -169,14 +169,7 @@ async function startStatus(agent: Agent, cfg: AgentConfig): Promise<StatusServer
 async function startStoreApi(agent: Agent, cfg: AgentConfig): Promise<StoreApi | null> {
   const api = cfg.storeApi;
   if (!api) return null;
-  let token: string;
-  try {
-    token = readFileSync(api.tokenFile, 'utf8').trim();
-  } catch (err) {
-    throw new InputError(`cannot read storeApi.tokenFile ${api.tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (token.length < 16) throw new InputError(`storeApi.tokenFile ${api.tokenFile} must hold a token of at least 16 characters`);
-  const server = new StoreApi(agent, token, createLogger('omniloop-agent'));
+  const server = new StoreApi(agent, readTokenFile(api.tokenFile, 'storeApi.tokenFile'), createLogger('omniloop-agent'));
   try {
     await server.start();
   } catch (err) {

@@ -3,12 +3,12 @@ import type { Command } from 'commander';
 import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
 import { graphRules, loadCloudConfig, tenantKey, type CloudConfig } from '../config/cloud-config.js';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Consumer } from '../ingest/consumer.js';
 import { ActivationPusher } from '../control/activation.js';
 import { connectBroker } from '../control/broker.js';
 import { registerOptoutCommands } from './optout-command.js';
+import { readTokenFile } from '../../shared/http/json-api.js';
 import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
 import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
@@ -43,13 +43,7 @@ export function registerCloudCommands(program: Command): void {
       }
       let api: ApiServer | null = null;
       if (cfg.api) {
-        let token: string;
-        try {
-          token = readFileSync(cfg.api.tokenFile, 'utf8').trim();
-        } catch (err) {
-          throw new InputError(`cannot read api.tokenFile ${cfg.api.tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-        }
-        if (token.length < 16) throw new InputError(`api.tokenFile ${cfg.api.tokenFile} must hold a token of at least 16 characters`);
+        const token = readTokenFile(cfg.api.tokenFile, 'api.tokenFile');
         api = new ApiServer(store, { token, k: cfg.api.k, rules: graphRules(cfg), segments: cfg.segments });
         const port = await api.start(cfg.api.port, cfg.api.host);
         log.info({ port }, 'HTTP API listening');

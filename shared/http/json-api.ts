@@ -1,6 +1,11 @@
 /** What every JSON endpoint of ours shares: errors with a status, JSON answers, a bearer token. */
 import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { InputError } from '../errors.js';
+
+/** Shorter bearer tokens are refused: they could be guessed. */
+export const MIN_TOKEN_LENGTH = 16;
 
 /** A failure the client caused or may see: answered as `{error}` with this status. */
 export class HttpError extends Error {
@@ -18,12 +23,24 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(JSON.stringify(body) + '\n');
 }
 
+/** The token a config's `tokenFile` names (`setting` says which, for the error), checked for length. */
+export function readTokenFile(path: string, setting: string): string {
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new InputError(`cannot read ${setting} ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (token.length < MIN_TOKEN_LENGTH) throw new InputError(`${setting} ${path} must hold a token of at least ${MIN_TOKEN_LENGTH} characters`);
+  return token;
+}
+
 /** A bearer token compared in constant time. */
 export class BearerToken {
   private readonly token: Buffer;
 
   constructor(token: string, what: string) {
-    if (token.length < 16) throw new Error(`the ${what} token must be at least 16 characters`);
+    if (token.length < MIN_TOKEN_LENGTH) throw new Error(`the ${what} token must be at least ${MIN_TOKEN_LENGTH} characters`);
     this.token = Buffer.from(token);
   }
 
