@@ -84,5 +84,6 @@ describe('periods', () => {
     expect(periodProblem('2026-01-01', '2027-01-02')).toMatch(/at most 366 days/);
     expect(periodProblem('2026-02-02', '2026-02-01')).toMatch(/ends before/);
     expect(periodProblem('2026-13-01', '2026-12-01')).toMatch(/YYYY-MM-DD/);
+    expect(periodProblem('2026-02-01', '2026-02-30')).toBe('2026-02-30 is not a date');
   });
 });

@@ -7,7 +7,11 @@ export const MAX_PERIOD_DAYS = 366;
 
 /** Why `from`..`to` is not a period a query can span, or null when it is. */
 export function periodProblem(from: string, to: string): string | null {
-  for (const d of [from, to]) if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`))) return `dates are YYYY-MM-DD, not ${JSON.stringify(d)}`;
+  for (const d of [from, to]) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`))) return `dates are YYYY-MM-DD, not ${JSON.stringify(d)}`;
+    // Date.parse rolls 2026-02-30 over into March: a real date survives the round trip.
+    if (new Date(Date.parse(`${d}T00:00:00Z`)).toISOString().slice(0, 10) !== d) return `${d} is not a date`;
+  }
   if (to < from) return 'the period ends before it starts';
   if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_PERIOD_DAYS) return `a period spans at most ${MAX_PERIOD_DAYS} days`;
   return null;

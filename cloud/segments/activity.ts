@@ -30,10 +30,7 @@ export function windowStart(day: string, withinDays: number): string {
 
 /** Why `day` is not a store-day (YYYY-MM-DD, a date that exists), or null. */
 export function dayProblem(day: string): string | null {
-  const problem = periodProblem(day, day);
-  if (problem) return problem;
-  // Date.parse rolls 2026-02-30 over into March: a real date survives the round trip.
-  return new Date(Date.parse(`${day}T00:00:00Z`)).toISOString().slice(0, 10) === day ? null : `${day} is not a date`;
+  return periodProblem(day, day);
 }
 
 /** The activity, within `withinDays` store-days up to and including `day`, of one subject's visits. */
