@@ -6,7 +6,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BearerToken, HttpError, closeServer, listenJson, sendJson as send } from '../../shared/http/json-api.js';
 import type { CloudStore } from '../store/cloud-store.js';
-import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
+import { buildVisits } from '../analytics/visits.js';
+import { dayFigures } from '../analytics/day-figures.js';
 import { findProfile } from '../identity/profiles.js';
 import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
 import { graphFigures } from '../identity/graph-figures.js';
@@ -101,10 +102,7 @@ export class ApiServer {
         const t = tenant();
         const day = q('day', DAY)!;
         const store = q('store', NAME, false);
-        // Cross-store figures need every store of the day, even when one store is asked for.
-        const zones = storeTimezones((await this.store.agents()).filter((a) => a.tenant === t));
-        const figures = storeDayFigures(buildVisits(await this.store.sightingsOfDay(t, day)), k, zones).filter((f) => !store || f.store === store);
-        return send(res, 200, { tenant: t, day, k, stores: figures });
+        return send(res, 200, { tenant: t, day, k, stores: await dayFigures(this.store, t, day, k, store) });
       }
       case '/v1/visits': {
         // Single visits, without any identifier: when and how long, in which store, visitor or passer-by.

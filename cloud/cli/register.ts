@@ -11,7 +11,7 @@ import { registerOptoutCommands } from './optout-command.js';
 import { readTokenFile } from '../../shared/http/json-api.js';
 import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
-import { buildVisits, storeDayFigures, storeTimezones } from '../analytics/visits.js';
+import { dayFigures } from '../analytics/day-figures.js';
 import { returningProfiles } from '../analytics/returning.js';
 import { periodProblem } from '../analytics/period.js';
 import { CheckError, InputError } from '../../shared/errors.js';
@@ -87,9 +87,7 @@ export function registerCloudCommands(program: Command): void {
       const k = Number(flags.k);
       if (!Number.isInteger(k) || k < 1) throw new InputError(`--k must be a whole number of at least 1, not ${JSON.stringify(flags.k)}`);
       const store = await openCloudStore(loadCloudConfig(flags.config));
-      // Cross-store figures need every store of the day, even when one store is asked for.
-      const zones = storeTimezones((await store.agents()).filter((a) => a.tenant === flags.tenant));
-      const figures = storeDayFigures(buildVisits(await store.sightingsOfDay(flags.tenant, flags.day)), k, zones).filter((f) => !flags.store || f.store === flags.store);
+      const figures = await dayFigures(store, flags.tenant, flags.day, k, flags.store);
       await store.close();
       if (flags.json) return printJson({ tenant: flags.tenant, day: flags.day, k, stores: figures });
       if (!figures.length) return notice(`no sightings for ${flags.tenant} on ${flags.day}`);

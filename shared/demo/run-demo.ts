@@ -8,7 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { generateStoreTraffic, type IdentifyEvent, type StoreTraffic } from '../../scripts/gen-store-traffic.js';
-import { buildVisits, storeDayFigures, storeTimezones, type StoreDayFigures } from '../../cloud/analytics/visits.js';
+import type { StoreDayFigures } from '../../cloud/analytics/visits.js';
+import { dayFigures } from '../../cloud/analytics/day-figures.js';
 import { returningProfiles, type ReturningFigures } from '../../cloud/analytics/returning.js';
 import { segmentCounts, segmentMembers } from '../../cloud/segments/evaluate.js';
 import { graphRules } from '../../cloud/config/cloud-config.js';
@@ -140,8 +141,7 @@ async function waitForCloud(world: DemoWorld): Promise<void> {
 async function summarize(world: DemoWorld, day: string, historyStart: number, traffic: StoreTraffic[], interrupted: boolean): Promise<DemoSummary> {
   const st = world.cloud.store;
   const cfg = world.cloud.cfg;
-  const zones = storeTimezones((await st.agents()).filter((a) => a.tenant === DEMO_TENANT));
-  const figures = storeDayFigures(buildVisits(await st.sightingsOfDay(DEMO_TENANT, day)), cfg.api!.k, zones);
+  const figures = await dayFigures(st, DEMO_TENANT, day, cfg.api!.k);
   const from = new Date(historyStart + 12 * 3_600_000).toISOString().slice(0, 10);
   const stats = await st.stats();
   return {
