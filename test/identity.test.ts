@@ -8,7 +8,7 @@ import { cidForAddress, cidForEddystoneUid, cidForIBeacon } from '../shared/iden
 import { deriveDayKey, deriveLinkKey, deriveOptoutKey } from '../shared/identity/keys.js';
 import { hashEmail, hashPhone, loyaltyKey, normalizeEmail, normalizeLoyaltyId, normalizePhone } from '../shared/identity/link-keys.js';
 import { parseMac } from '../shared/identity/mac.js';
-import { optoutToken, parseOptoutList } from '../shared/identity/optout.js';
+import { optoutToken, optoutTokenOfMac, parseOptoutList } from '../shared/identity/optout.js';
 import { generateSecret, readSecretFile, validateTenant, writeSecretFile } from '../shared/identity/secret.js';
 import { StoreDayClock, isValidTimeZone } from '../shared/identity/store-day.js';
 import { InputError } from '../shared/errors.js';
@@ -43,6 +43,7 @@ describe('reference vectors', () => {
   it('opt-out tokens', () => {
     const key = deriveOptoutKey(secret, v.tenant);
     for (const t of v.optout_tokens) expect(optoutToken(key, macToBytes(parseMac(t.mac)))).toBe(t.token);
+    for (const t of v.optout_tokens) expect(optoutTokenOfMac(key, t.mac)).toBe(t.token);
   });
 
   it('loyalty keys, hashed e-mails and phones', () => {

@@ -7,9 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
 import { printJson, printLine } from '../../shared/cli/output.js';
-import { parseMac } from '../../shared/identity/mac.js';
-import { optoutToken, parseOptoutList } from '../../shared/identity/optout.js';
-import { macToBytes } from '../../agents/decode/observation.js';
+import { optoutTokenOfMac, parseOptoutList } from '../../shared/identity/optout.js';
 import { loadCloudConfig, tenantKey, type CloudConfig } from '../config/cloud-config.js';
 import { openCloudStore } from '../store/open-store.js';
 import { connectBroker } from '../control/broker.js';
@@ -105,7 +103,7 @@ function tokensOf(flags: TokenFlags, cfg: CloudConfig): string[] {
   }
   if (flags.mac?.length) {
     const key = tenantKey(cfg, flags.tenant, 'optout');
-    for (const m of flags.mac) tokens.add(optoutToken(key, macToBytes(parseMac(m))));
+    for (const m of flags.mac) tokens.add(optoutTokenOfMac(key, m));
   }
   if (tokens.size === 0) throw new InputError('name the devices: --token, --mac or --file');
   return [...tokens];

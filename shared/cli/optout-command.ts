@@ -6,10 +6,8 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { parseMac } from '../identity/mac.js';
-import { optoutToken, parseOptoutList } from '../identity/optout.js';
+import { optoutTokenOfMac, parseOptoutList } from '../identity/optout.js';
 import { readKeyFile, validateTenant } from '../identity/secret.js';
-import { macToBytes } from '../../agents/decode/observation.js';
 import { printJson, printLine } from './output.js';
 
 export function registerOptoutCommand(program: Command): void {
@@ -25,7 +23,7 @@ export function registerOptoutCommand(program: Command): void {
     .action((flags: { mac: string; key: string; tenant: string; list?: string; json?: boolean }) => {
       validateTenant(flags.tenant);
       const key = readKeyFile(flags.key, 'omniloop key derive --purpose optout').secret;
-      const token = optoutToken(key, macToBytes(parseMac(flags.mac)));
+      const token = optoutTokenOfMac(key, flags.mac);
       let added = false;
       if (flags.list) {
         let known = new Set<string>();

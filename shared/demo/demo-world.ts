@@ -21,10 +21,8 @@ import { SqliteCloudStore } from '../../cloud/store/sqlite-store.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded-broker.js';
 import { CheckError } from '../errors.js';
 import { deriveLinkKey, deriveOptoutKey } from '../identity/keys.js';
-import { optoutToken } from '../identity/optout.js';
+import { optoutTokenOfMac } from '../identity/optout.js';
 import { generateSecret, readSecretFile, writeSecretFile } from '../identity/secret.js';
-import { parseMac } from '../identity/mac.js';
-import { macToBytes } from '../../agents/decode/observation.js';
 
 export const DEMO_TENANT = 'demo';
 
@@ -116,7 +114,7 @@ export class DemoWorld {
   async optOut(macs: string[]): Promise<void> {
     if (!macs.length) return;
     const key = deriveOptoutKey(this.secret, DEMO_TENANT);
-    await this.cloud.store.addOptouts(DEMO_TENANT, macs.map((m) => optoutToken(key, macToBytes(parseMac(m)))), Date.now());
+    await this.cloud.store.addOptouts(DEMO_TENANT, macs.map((m) => optoutTokenOfMac(key, m)), Date.now());
     const client = await connectBroker(this.cloud.cfg, 'demo-optout');
     await publishOptoutList(client, await optoutMessage(this.cloud.store, DEMO_TENANT, Date.now()));
     await client.endAsync();

@@ -15,3 +15,14 @@ export function parseMac(text: string): number {
   }
   throw new InputError(`not a MAC address (${t.length} characters); expected aa:bb:cc:dd:ee:ff`);
 }
+
+/** The 6 address bytes in written order (transmission order for WiFi), as identity scheme v1 hashes them. */
+export function macBytes(mac: number): Uint8Array {
+  const out = new Uint8Array(6);
+  let v = mac;
+  for (let i = 5; i >= 0; i--) {
+    out[i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+  return out;
+}

@@ -3,6 +3,7 @@
  * addresses); agents drop every frame whose token is on it.
  */
 import { InputError } from '../errors.js';
+import { macBytes, parseMac } from './mac.js';
 import { toHex } from './hex.js';
 import { KeyedHmac } from './keyed-hmac.js';
 
@@ -18,6 +19,11 @@ export class OptoutTokenizer {
 
 export function optoutToken(optoutKey: Uint8Array, mac6: Uint8Array): string {
   return new OptoutTokenizer(optoutKey).token(mac6);
+}
+
+/** The token of an address as a person types it (aa:bb:cc:dd:ee:ff and the other forms parseMac takes). */
+export function optoutTokenOfMac(optoutKey: Uint8Array, macText: string): string {
+  return optoutToken(optoutKey, macBytes(parseMac(macText)));
 }
 
 const TOKEN = /^[0-9a-f]{64}$/;
