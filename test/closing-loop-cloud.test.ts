@@ -11,6 +11,7 @@ import { ActivationPusher, activationPushes } from '../cloud/control/activation.
 import { ingestMessage } from '../cloud/ingest/ingest.js';
 import { DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
 import { DEFAULT_SEGMENTS } from '../cloud/segments/rules.js';
+import { segmentsOfCids } from '../cloud/segments/evaluate.js';
 import { SqliteCloudStore } from '../cloud/store/sqlite-store.js';
 import { deriveOptoutKey } from '../shared/identity/keys.js';
 import { optoutToken } from '../shared/identity/optout.js';
@@ -106,6 +107,18 @@ describe('in-store activation', () => {
       { schema: 'omniloop.segments/1', tenant: 'acme', store: 'berlin-1', epoch: day(23), ts: NOW, cids: { [cid(3)]: ['regulars', 'lingerers', 'returning'], [cid(4)]: ['lingerers', 'new'] } },
     ]);
     expect(validateSegmentsPush(JSON.stringify(pushes[0])).ok).toBe(true);
+  });
+
+  it('rebuilds the graph for activation at most once per refresh period, and then sees new links', async () => {
+    const o = { presenceMs: 10 * 60_000, rules: DEFAULT_SEGMENTS, graphRules: DEFAULT_GRAPH_RULES, graphReuseMs: 60_000 };
+    const segsOf4 = async (now: number) => (await activationPushes(st, now, o))[0]!.cids[cid(4)];
+    expect(await segsOf4(NOW)).toEqual(['lingerers', 'new']);
+    // The anonymous device of today is identified: the same person as the regular.
+    await link('berlin-1', day(23), cid(4), 'a'.repeat(64), NOW - 2 * 60_000);
+    expect(await segsOf4(NOW + 1000)).toEqual(['lingerers', 'new']); // the cached graph, within the period
+    expect(await segsOf4(NOW + 61_000)).toEqual(['regulars', 'lingerers', 'returning']); // rebuilt
+    // Without a refresh period (exports, counts), a change shows at once.
+    expect((await segmentsOfCids(st, 'acme', day(23), [cid(4)], DEFAULT_SEGMENTS, DEFAULT_GRAPH_RULES)).get(cid(4))).toEqual(['regulars', 'lingerers', 'returning']);
   });
 
   it('pushes each store its segments retained, and only again when they change', async () => {

@@ -38,7 +38,7 @@ export function registerCloudCommands(program: Command): void {
       if (cfg.activation.intervalSeconds > 0) {
         const client = await connectBroker(cfg, `activation-${flags.instance}`, true);
         client.on('error', (err) => log.warn({ err: err.message }, 'activation: broker connection error'));
-        activation = new ActivationPusher(store, client, { intervalMs: cfg.activation.intervalSeconds * 1000, presenceMs: cfg.activation.presenceMinutes * 60_000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
+        activation = new ActivationPusher(store, client, { intervalMs: cfg.activation.intervalSeconds * 1000, presenceMs: cfg.activation.presenceMinutes * 60_000, graphReuseMs: cfg.activation.graphRefreshSeconds * 1000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
         activation.start();
       }
       let api: ApiServer | null = null;

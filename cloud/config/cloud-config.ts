@@ -50,9 +50,11 @@ export const cloudConfigSchema = z
         intervalSeconds: z.number().int().min(0).max(3600).default(15),
         /** A device heard within this many minutes is present. */
         presenceMinutes: z.number().int().min(1).max(120).default(5),
+        /** New links reach the pushed segments within this time: the graph is rebuilt at most this often. */
+        graphRefreshSeconds: z.number().int().min(0).max(3600).default(60),
       })
       .strict()
-      .default({ intervalSeconds: 15, presenceMinutes: 5 }),
+      .default({ intervalSeconds: 15, presenceMinutes: 5, graphRefreshSeconds: 60 }),
     /** Per-tenant keys HQ may hold (derived with `omniloop key derive`; never the tenant secret). */
     tenants: z
       .record(

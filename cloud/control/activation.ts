@@ -21,6 +21,8 @@ export interface ActivationOptions {
   presenceMs: number;
   rules: SegmentRule[];
   graphRules: GraphRules;
+  /** Rebuild the identity graph for activation at most this often (new links show within this time). */
+  graphReuseMs?: number;
 }
 
 /** The pushes for every store with devices present since `nowMs - presenceMs` (pure but for the store reads). */
@@ -35,7 +37,7 @@ export async function activationPushes(store: CloudStore, nowMs: number, o: Acti
   }
   const pushes: SegmentsPush[] = [];
   for (const g of groups.values()) {
-    const segs = await segmentsOfCids(store, g.tenant, g.epoch, g.cids, o.rules, o.graphRules);
+    const segs = await segmentsOfCids(store, g.tenant, g.epoch, g.cids, o.rules, o.graphRules, o.graphReuseMs ? { reuseForMs: o.graphReuseMs, nowMs } : undefined);
     const cids: Record<string, string[]> = {};
     for (const [cid, names] of segs) if (names.length) cids[cid] = names;
     pushes.push({ schema: SEGMENTS_SCHEMA, tenant: g.tenant, store: g.store, epoch: g.epoch, ts: nowMs, cids });

@@ -19,6 +19,18 @@ interface CachedGraph {
   version: string;
   rulesKey: string;
   graph: Promise<IdentityGraph>;
+  /** When it was last known to match the edges (the caller's clock). */
+  verifiedMs: number;
+}
+
+/**
+ * How far a caller may trust a cached graph without asking whether the edges changed: in-store
+ * activation, every few seconds while tills post links, would otherwise rebuild the graph almost every
+ * round. Exports and counts never pass one: they must see an erasure at once.
+ */
+export interface GraphFreshness {
+  reuseForMs: number;
+  nowMs: number;
 }
 
 const graphs = new WeakMap<CloudStore, Map<string, CachedGraph>>();
@@ -28,16 +40,22 @@ function rulesKey(r: GraphRules): string {
 }
 
 /** The tenant's identity graph, from the cache while its edges have not changed. */
-export async function tenantGraph(store: CloudStore, tenant: string, rules: GraphRules): Promise<IdentityGraph> {
+export async function tenantGraph(store: CloudStore, tenant: string, rules: GraphRules, fresh?: GraphFreshness): Promise<IdentityGraph> {
   let perTenant = graphs.get(store);
   if (!perTenant) graphs.set(store, (perTenant = new Map()));
-  // The fingerprint is read before the edges: a change in between only makes the next call rebuild.
-  const version = await store.edgesVersion(tenant);
   const key = rulesKey(rules);
   const hit = perTenant.get(tenant);
-  if (hit && hit.version === version && hit.rulesKey === key) return hit.graph;
+  const nowMs = fresh?.nowMs ?? Date.now();
+  const age = hit ? nowMs - hit.verifiedMs : -1;
+  if (fresh && hit && hit.rulesKey === key && age >= 0 && age < fresh.reuseForMs) return hit.graph;
+  // The fingerprint is read before the edges: a change in between only makes the next call rebuild.
+  const version = await store.edgesVersion(tenant);
+  if (hit && hit.version === version && hit.rulesKey === key) {
+    hit.verifiedMs = nowMs;
+    return hit.graph;
+  }
   const graph = store.edges(tenant).then((edges) => buildIdentityGraph(edges, rules));
-  const entry: CachedGraph = { version, rulesKey: key, graph };
+  const entry: CachedGraph = { version, rulesKey: key, graph, verifiedMs: nowMs };
   perTenant.set(tenant, entry);
   graph.catch(() => {
     if (perTenant.get(tenant) === entry) perTenant.delete(tenant);
@@ -57,13 +75,13 @@ const node = (epoch: string, cid: string) => `cid:${epoch}:${cid}`;
  * profile when it has one, else the device's Consumer-ID of the day alone. Every asked cid is in the
  * answer, with no segment when none matches.
  */
-export async function segmentsOfCids(store: CloudStore, tenant: string, day: string, cids: string[], rules: SegmentRule[], graphRules: GraphRules): Promise<Map<string, string[]>> {
+export async function segmentsOfCids(store: CloudStore, tenant: string, day: string, cids: string[], rules: SegmentRule[], graphRules: GraphRules, fresh?: GraphFreshness): Promise<Map<string, string[]>> {
   checkDay(day);
   const asked = [...new Set(cids)];
   const out = new Map<string, string[]>(asked.map((c) => [c, []]));
   const within = longestWindow(rules);
   if (!asked.length || within === 0) return out;
-  const g = await tenantGraph(store, tenant, graphRules);
+  const g = await tenantGraph(store, tenant, graphRules, fresh);
   const from = windowStart(day, within);
   const keys: { epoch: string; cid: string }[] = [];
   const seenProfiles = new Set<string>();

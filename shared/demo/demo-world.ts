@@ -84,7 +84,7 @@ export class DemoWorld {
       await broker.close();
       throw new CheckError(`port ${o.port} for the dashboard is taken (${(err as NodeJS.ErrnoException).code ?? 'error'}): pass --port`);
     }
-    const activation = new ActivationPusher(store, await connectBroker(cfg, 'demo-activation', true), { intervalMs: 5000, presenceMs: 5 * 60_000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
+    const activation = new ActivationPusher(store, await connectBroker(cfg, 'demo-activation', true), { intervalMs: 5000, presenceMs: 5 * 60_000, graphReuseMs: 10_000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
     activation.start();
 
     const stores: DemoStore[] = [];
