@@ -5,12 +5,12 @@
  * off the broker (same id = session takeover); no will, nothing retained. Every way this fails gets a
  * reason and a fix; the password never appears in either.
  */
-import { readFileSync } from 'node:fs';
+import { BrokerFileError, brokerSecrets } from '../../shared/broker/broker-files.js';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { TOPIC_ROOT, type AgentIdentity } from '../../shared/wire/topics.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { errnoCode, fail, ok, warn, type CheckResult } from './check.js';
+import { fail, ok, warn, type CheckResult } from './check.js';
 
 export type BrokerSettings = NonNullable<AgentConfig['broker']>;
 
@@ -170,22 +170,11 @@ export async function checkBroker(broker: BrokerSettings | undefined, id: AgentI
     keepalive: 30,
   };
   if (broker.username) options.username = broker.username;
-  if (broker.password) options.password = broker.password;
-  else if (broker.passwordFile) {
-    try {
-      options.password = readFileSync(broker.passwordFile, 'utf8').trim();
-    } catch (err) {
-      return fail('broker', `cannot read broker.passwordFile ${broker.passwordFile} (${errnoCode(err)})`, `put the password there (one line, chmod 600) or correct broker.passwordFile`);
-    }
-  }
-  for (const [setting, target] of [['caFile', 'ca'], ['certFile', 'cert'], ['keyFile', 'key']] as const) {
-    const path = broker[setting];
-    if (!path) continue;
-    try {
-      options[target] = readFileSync(path);
-    } catch (err) {
-      return fail('broker', `cannot read broker.${setting} ${path} (${errnoCode(err)})`, `put the file there or correct broker.${setting} in the config`);
-    }
+  try {
+    Object.assign(options, brokerSecrets(broker));
+  } catch (err) {
+    if (!(err instanceof BrokerFileError)) throw err;
+    return fail('broker', err.message, err.setting === 'passwordFile' ? 'put the password there (one line, chmod 600) or correct broker.passwordFile' : `put the file there or correct broker.${err.setting} in the config`);
   }
   if (broker.rejectUnauthorized === false) options.rejectUnauthorized = false;
   const topic = doctorTopic(id);

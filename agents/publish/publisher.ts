@@ -6,11 +6,10 @@
  * knock at once after an outage. A broker that refuses the credentials is reported clearly and the
  * data stays in the outbox.
  */
-import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { InputError } from '../../shared/errors.js';
+import { readBrokerFile } from '../../shared/broker/broker-files.js';
 import { SCHEMA_OF_KIND, envelope, isBatchKind } from '../../shared/wire/batch.js';
 import { agentTopic, optoutTopic, storeControlTopic, type AgentIdentity } from '../../shared/wire/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -91,9 +90,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       reconnectPeriod: this.backoff(),
       will: { topic: agentTopic(id, 'status'), payload: Buffer.from(JSON.stringify({ state: 'offline', agent: id.agent, reason: 'connection lost' })), qos: 1, retain: true },
     };
-    if (b.caFile) options.ca = readTlsFile('caFile', b.caFile);
-    if (b.certFile) options.cert = readTlsFile('certFile', b.certFile);
-    if (b.keyFile) options.key = readTlsFile('keyFile', b.keyFile);
+    if (b.caFile) options.ca = readBrokerFile('caFile', b.caFile);
+    if (b.certFile) options.cert = readBrokerFile('certFile', b.certFile);
+    if (b.keyFile) options.key = readBrokerFile('keyFile', b.keyFile);
     if (b.rejectUnauthorized === false) options.rejectUnauthorized = false;
     const client = mqtt.connect(b.url, options);
     this.client = client;
@@ -206,14 +205,6 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const max = this.opts.backoffMaxMs ?? 60_000;
     const base = Math.min(max, min * 2 ** Math.min(this.failures, 16));
     return Math.round(base * (0.5 + Math.random()));
-  }
-}
-
-function readTlsFile(setting: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new InputError(`cannot read broker.${setting} ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }
 

@@ -4,10 +4,9 @@
  * is nudged and sends what the broker will take. Stopping flushes the open windows first, so a SIGTERM
  * loses nothing.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { InputError } from '../../shared/errors.js';
+import { readBrokerFile } from '../../shared/broker/broker-files.js';
 import { readCaptureFileAsync, type ReadResult } from '../capture/file-reader.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { SightingAggregator, type BeaconIds, type ClosedWindow } from '../aggregate/sightings.js';
@@ -81,7 +80,7 @@ export class Agent {
       ? new Publisher(
           this.outbox,
           {
-            broker: { ...b, password: b.password ?? (b.passwordFile ? readPassword(b.passwordFile) : undefined) },
+            broker: { ...b, password: b.password ?? (b.passwordFile ? readBrokerFile('passwordFile', b.passwordFile).toString('utf8').trim() : undefined) },
             identity: { tenant: config.tenant, store: config.store, agent: config.agent },
             maxInFlight: b.maxInFlight,
             describe: () => this.describe(),
@@ -235,13 +234,5 @@ export class Agent {
     this.counters.sightings += w.sightings.length;
     this.counters.batches += bodies.length;
     this.log.debug({ epoch: w.epoch, start: w.start, sightings: w.sightings.length, batches: bodies.length }, 'window closed');
-  }
-}
-
-function readPassword(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new InputError(`cannot read broker.passwordFile ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }

@@ -1,28 +1,17 @@
 /** How HQ's processes reach the broker: the cloud config's `broker:` block as mqtt.js options. */
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { CheckError, InputError } from '../../shared/errors.js';
+import { CheckError } from '../../shared/errors.js';
+import { brokerSecrets } from '../../shared/broker/broker-files.js';
 import type { CloudConfig } from '../config/cloud-config.js';
 
 export function brokerOptions(b: CloudConfig['broker'], clientId: string): IClientOptions {
-  const read = (setting: string, path: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new InputError(`cannot read broker.${setting} ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  };
-  const opts: IClientOptions = {
+  return {
     clientId: b.clientId ?? clientId,
     username: b.username,
-    password: b.password ?? (b.passwordFile ? read('passwordFile', b.passwordFile).toString('utf8').trim() : undefined),
     protocolVersion: b.protocolVersion,
     rejectUnauthorized: b.rejectUnauthorized,
+    ...brokerSecrets(b),
   };
-  if (b.caFile) opts.ca = read('caFile', b.caFile);
-  if (b.certFile) opts.cert = read('certFile', b.certFile);
-  if (b.keyFile) opts.key = read('keyFile', b.keyFile);
-  return opts;
 }
 
 /**
