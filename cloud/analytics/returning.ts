@@ -4,7 +4,8 @@
  * day to the next — so only profiles count here. k-anonymous like every count of people.
  */
 import type { CloudStore } from '../store/cloud-store.js';
-import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
+import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
+import { tenantGraph } from '../identity/tenant-graph.js';
 import { suppress } from './visits.js';
 import { sightingsOfPeriod } from './period.js';
 
@@ -20,7 +21,7 @@ export interface ReturningFigures {
 }
 
 export async function returningProfiles(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ReturningFigures> {
-  const g = buildIdentityGraph(await store.edges(tenant), rules);
+  const g = await tenantGraph(store, tenant, rules);
   const days = new Map<string, Set<string>>();
   const stores = new Map<string, Set<string>>();
   for (const r of await sightingsOfPeriod(store, tenant, from, to)) {

@@ -11,6 +11,7 @@ import { dayFigures } from '../analytics/day-figures.js';
 import { findProfile } from '../identity/profiles.js';
 import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
 import { graphFigures } from '../identity/graph-figures.js';
+import { tenantGraph } from '../identity/tenant-graph.js';
 import { agentHealth } from '../analytics/agent-health.js';
 import { storeFlows } from '../analytics/flows.js';
 import { periodProblem, sightingsOfPeriod } from '../analytics/period.js';
@@ -122,7 +123,7 @@ export class ApiServer {
       case '/v1/flows': {
         const t = tenant();
         const { from, to } = period();
-        const g = buildIdentityGraph(await this.store.edges(t), this.opts.rules);
+        const g = await tenantGraph(this.store, t, this.opts.rules ?? DEFAULT_GRAPH_RULES);
         const flows = storeFlows(buildVisits(await sightingsOfPeriod(this.store, t, from, to)), (epoch, cid) => g.profileOf.get(`cid:${epoch}:${cid}`), k);
         return send(res, 200, { tenant: t, from, to, ...flows });
       }

@@ -4,64 +4,17 @@
  *     it reads only those devices' profiles' Consumer-IDs of the days within the longest window (one
  *     lookup per device-day), never the whole tenant;
  *   - segmentMembers: every profile of every segment (export, counts) — reads each day of the window.
- * Both share the tenant's identity graph, cached per store and tenant and rebuilt only when the edges'
- * fingerprint (store.edgesVersion) changes, so an erasure or an unmerge shows at the next call.
+ * Both share the tenant's identity graph, cached (identity/tenant-graph.ts): an erasure or an unmerge
+ * shows at the next call.
  */
 import type { CloudStore } from '../store/cloud-store.js';
-import { buildIdentityGraph, type GraphRules, type IdentityGraph } from '../identity/graph.js';
+import type { GraphRules } from '../identity/graph.js';
+import { tenantGraph, type GraphFreshness } from '../identity/tenant-graph.js';
 import { buildVisits, suppress, type SightingRow } from '../analytics/visits.js';
 import { daysBetween } from '../analytics/period.js';
 import { InputError } from '../../shared/errors.js';
 import { dayProblem, visitsBySubject, windowStart } from './activity.js';
 import { longestWindow, segmentsOf, type SegmentRule } from './rules.js';
-
-interface CachedGraph {
-  version: string;
-  rulesKey: string;
-  graph: Promise<IdentityGraph>;
-  /** When it was last known to match the edges (the caller's clock). */
-  verifiedMs: number;
-}
-
-/**
- * How far a caller may trust a cached graph without asking whether the edges changed: in-store
- * activation, every few seconds while tills post links, would otherwise rebuild the graph almost every
- * round. Exports and counts never pass one: they must see an erasure at once.
- */
-export interface GraphFreshness {
-  reuseForMs: number;
-  nowMs: number;
-}
-
-const graphs = new WeakMap<CloudStore, Map<string, CachedGraph>>();
-
-function rulesKey(r: GraphRules): string {
-  return JSON.stringify([r.maxPersonsPerDevice, r.maxComponentSize, [...r.blocked].sort()]);
-}
-
-/** The tenant's identity graph, from the cache while its edges have not changed. */
-export async function tenantGraph(store: CloudStore, tenant: string, rules: GraphRules, fresh?: GraphFreshness): Promise<IdentityGraph> {
-  let perTenant = graphs.get(store);
-  if (!perTenant) graphs.set(store, (perTenant = new Map()));
-  const key = rulesKey(rules);
-  const hit = perTenant.get(tenant);
-  const nowMs = fresh?.nowMs ?? Date.now();
-  const age = hit ? nowMs - hit.verifiedMs : -1;
-  if (fresh && hit && hit.rulesKey === key && age >= 0 && age < fresh.reuseForMs) return hit.graph;
-  // The fingerprint is read before the edges: a change in between only makes the next call rebuild.
-  const version = await store.edgesVersion(tenant);
-  if (hit && hit.version === version && hit.rulesKey === key) {
-    hit.verifiedMs = nowMs;
-    return hit.graph;
-  }
-  const graph = store.edges(tenant).then((edges) => buildIdentityGraph(edges, rules));
-  const entry: CachedGraph = { version, rulesKey: key, graph, verifiedMs: nowMs };
-  perTenant.set(tenant, entry);
-  graph.catch(() => {
-    if (perTenant.get(tenant) === entry) perTenant.delete(tenant);
-  });
-  return graph;
-}
 
 function checkDay(day: string): void {
   const problem = dayProblem(day);
