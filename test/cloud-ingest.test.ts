@@ -73,7 +73,7 @@ afterAll(async () => {
 });
 const T = Date.parse('2026-11-23T10:00:00Z');
 const CID = 'a'.repeat(32);
-const VECTOR_SECRET = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'; // ../shared/vectors/identity-v1.json
+const VECTOR_SECRET = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'; // test/fixtures/vectors/identity-v1.json
 
 function batch(seq: number, over: Record<string, unknown> = {}) {
   return {

@@ -1,4 +1,4 @@
-/** Identity scheme v1: every reference value in ../shared/vectors/identity-v1.json, and the edges around it. */
+/** Identity scheme v1: every reference value in test/fixtures/vectors/identity-v1.json, and the edges around it. */
 import { mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

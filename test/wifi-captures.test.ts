@@ -1,6 +1,6 @@
 /**
  * The WiFi decoders against real captures written by other people's tools, compared with tshark's
- * reading of the same files (../shared/captures/expected-by-tshark.json).
+ * reading of the same files (test/fixtures/captures/expected-by-tshark.json).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

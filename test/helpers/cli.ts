@@ -3,9 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = `${ROOT}dist/shared/cli/main.js`;
-export const CAPTURES = fileURLToPath(new URL('../../../shared/captures/', import.meta.url));
-export const VECTORS = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
+export const CLI = `${ROOT}dist/app/cli/main.js`;
+export const CAPTURES = fileURLToPath(new URL('../fixtures/captures/', import.meta.url));
+export const VECTORS = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
 
 export interface CliResult {
   code: number;
