@@ -69,7 +69,9 @@ interface PcapSessionLike {
 
 export async function loadPcap(): Promise<PcapModule> {
   try {
-    const mod = (await import('pcap')) as unknown as { default?: PcapModule } & PcapModule;
+    // A specifier the compiler does not resolve: pcap is optional, and the build must not need it.
+    const optional = 'pcap';
+    const mod = (await import(optional)) as { default?: PcapModule } & PcapModule;
     const pcap = mod.default ?? mod;
     // libpcap warns that a monitor or Bluetooth interface has no IPv4 address: true and irrelevant here.
     pcap.warningHandler = () => {};
