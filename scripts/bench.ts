@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { generateCapture, type GenerateOptions } from './gen-capture.js';
 import type { DecodeRun } from './bench/decode-worker.js';
 import type { AgentRun } from './bench/agent-worker.js';
+import { startupBench } from './bench/startup.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
     console.log('baseline: tshark is not installed (apt-get install tshark) — no ratio printed');
   }
   console.log(`memory: peak RSS ${fmt(global.peakRssMb, 1)} MB with ${fmt(global.distinct)} distinct devices in one day  target < 100 MB: ${global.peakRssMb < 100 ? 'MET' : 'MISSED'}`);
+  startupBench(ROOT, results);
   await agentBench(results);
   cloudBench(results);
   graphBench(results);

@@ -16,7 +16,7 @@ import { macToString, newObservation } from '../agents/decode/observation.js';
 import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
 import { Agent } from '../agents/runtime/agent.js';
 import { createLogger } from '../shared/log.js';
-import { startEmbeddedBroker } from '../shared/broker/embedded-broker.js';
+import { startEmbeddedBroker } from '../app/broker/embedded-broker.js';
 import { generateCapture } from '../scripts/gen-capture.js';
 import { CLI, runCli, runCliAsync } from './helpers/cli.js';
 import { Mosquitto, Relay, collect, freePort, makeCertificates } from './helpers/mosquitto.js';

@@ -1,15 +1,11 @@
-/**
- * `omniloop agent run|replay` (the agent process) and `omniloop buffer stats|peek|purge` (its outbox,
- * read directly from the file — useful when the agent is stopped).
- */
+/** `omniloop agent run|replay`: the agent process, fed by the radios or by a capture file. */
 import type { Command } from 'commander';
 import { CheckError, InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { formatTable, printJson, printLine } from '../../shared/cli/output.js';
+import { printJson, printLine } from '../../shared/cli/output.js';
 import { openLiveCapture, type LiveCapture } from '../capture/live.js';
 import { ChannelHopper } from '../capture/channel-hopper.js';
-import { loadAgentConfig, type AgentConfig } from '../config/agent-config.js';
-import { Outbox } from '../outbox/outbox.js';
+import type { AgentConfig } from '../config/agent-config.js';
 import { Agent } from '../runtime/agent.js';
 import { StatusServer } from '../runtime/status-server.js';
 import { StoreApi } from '../runtime/store-api.js';
@@ -17,8 +13,7 @@ import { readTokenFile } from '../../shared/http/json-api.js';
 import { pseudonymizerFor, resolveIdentity } from './identity-options.js';
 import { deriveLinkKey } from '../../shared/identity/keys.js';
 
-export function registerAgentProcessCommands(program: Command): void {
-  const agent = program.command('agent').description('the store agent process: capture, pseudonymize, buffer, publish');
+export function configureAgent(agent: Command): void {
   agent
     .command('run')
     .description('run the agent from its config: live capture → MQTT, until SIGTERM/SIGINT')
@@ -34,44 +29,10 @@ export function registerAgentProcessCommands(program: Command): void {
     .option('--json', 'print a JSON summary at the end')
     .action(async (file: string, flags: { config: string; speed: string; drainSeconds: string; json?: boolean }) => replay(file, flags));
 
-  const buffer = program.command('buffer').description("the agent's outbox file: what waits to be published");
-  const outboxOf = (cfg: string) => new Outbox(loadAgentConfig(cfg).outbox.path);
-  buffer
-    .command('stats')
-    .requiredOption('-c, --config <file>', 'agent config (YAML)')
-    .option('--json', 'machine-readable output')
-    .action((flags: { config: string; json?: boolean }) => {
-      const ob = outboxOf(flags.config);
-      const s = ob.stats();
-      ob.close();
-      const out = { rows: s.rows, bytes: s.bytes, oldestAgeSeconds: s.oldestMs === null ? null : Math.round((Date.now() - s.oldestMs) / 1000), dropped: s.dropped, nextSeq: s.nextSeq, instance: s.instance };
-      if (flags.json) return printJson(out);
-      printLine(formatTable(['', 'value'], Object.entries(out).map(([k, v]) => [k, v === null ? '-' : String(v)])));
-    });
-  buffer
-    .command('peek')
-    .requiredOption('-c, --config <file>', 'agent config (YAML)')
-    .option('-n, --rows <n>', 'how many of the oldest rows', '5')
-    .action((flags: { config: string; rows: string }) => {
-      const ob = outboxOf(flags.config);
-      for (const r of ob.peek(Math.max(1, Number(flags.rows) || 5))) printJson({ seq: r.seq, kind: r.kind, epoch: r.epoch, createdMs: r.createdMs, body: JSON.parse(r.body) });
-      ob.close();
-    });
-  buffer
-    .command('purge')
-    .description('delete everything waiting in the outbox (counted as dropped)')
-    .requiredOption('-c, --config <file>', 'agent config (YAML)')
-    .option('--yes', 'really delete')
-    .action((flags: { config: string; yes?: boolean }) => {
-      if (!flags.yes) throw new InputError('purge deletes unsent data: add --yes to confirm');
-      const ob = outboxOf(flags.config);
-      printLine(`purged ${ob.purge()} rows`);
-      ob.close();
-    });
 }
 
-function setup(configPath: string): { cfg: AgentConfig; agent: Agent } {
-  const id = resolveIdentity({ config: configPath }, false);
+async function setup(configPath: string): Promise<{ cfg: AgentConfig; agent: Agent }> {
+  const id = await resolveIdentity({ config: configPath }, false);
   const cfg = id.config!;
   const log = createLogger('omniloop-agent');
   for (const w of id.warnings) log.warn(w);
@@ -83,7 +44,7 @@ async function replay(file: string, flags: { config: string; speed: string; drai
   if (flags.speed !== 'max' && flags.speed !== 'realtime') throw new InputError(`--speed must be max or realtime, not ${JSON.stringify(flags.speed)}`);
   const drainMs = Number(flags.drainSeconds) * 1000;
   if (!Number.isFinite(drainMs) || drainMs < 0) throw new InputError('--drain-seconds must be a number of seconds');
-  const { cfg, agent } = setup(flags.config);
+  const { cfg, agent } = await setup(flags.config);
   const status = await startStatus(agent, cfg);
   const storeApi = await startStoreApi(agent, cfg);
   const ac = new AbortController();
@@ -120,7 +81,7 @@ async function replay(file: string, flags: { config: string; speed: string; drai
 }
 
 async function runAgent(configPath: string): Promise<void> {
-  const { cfg, agent } = setup(configPath);
+  const { cfg, agent } = await setup(configPath);
   const log = createLogger('omniloop-agent');
   const captures: LiveCapture[] = [];
   let hopper: ChannelHopper | null = null;
@@ -176,27 +137,4 @@ async function startStoreApi(agent: Agent, cfg: AgentConfig): Promise<StoreApi |
     throw new CheckError(`cannot serve the store API on ${api.host}:${api.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): set storeApi.port`);
   }
   return server;
-}
-
-export function registerStatusCommand(program: Command): void {
-  program
-    .command('status')
-    .description("a running agent's state from its local status endpoint")
-    .option('-c, --config <file>', 'agent config (YAML), for its status.port')
-    .option('--port <port>', 'status port (default 8787)')
-    .option('--json', 'machine-readable output')
-    .action(async (flags: { config?: string; port?: string; json?: boolean }) => {
-      const port = flags.port ? Number(flags.port) : flags.config ? loadAgentConfig(flags.config).status.port : 8787;
-      if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new InputError(`--port must be a TCP port, not ${JSON.stringify(flags.port)}`);
-      let body: Record<string, unknown>;
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(3000) });
-        body = (await res.json()) as Record<string, unknown>;
-      } catch (err) {
-        throw new CheckError(`no agent answers on 127.0.0.1:${port} (${(err as Error).message}): is it running? (systemctl status omniloop-agent)`);
-      }
-      if (flags.json) return printJson(body);
-      const flat = Object.entries(body).flatMap(([k, v]) => (v && typeof v === 'object' ? Object.entries(v).map(([k2, v2]) => [`${k}.${k2}`, String(v2)]) : [[k, String(v)]]));
-      printLine(formatTable(['', 'value'], flat));
-    });
 }

@@ -1,13 +1,12 @@
 /**
  * `omniloop capture`: live capture on site, decoded and pseudonymized, printed as it arrives — what a
  * technician runs to see that the radio hears phones (and to find their own test phone by its
- * Consumer-ID, from `omniloop whoami`). `omniloop interfaces` lists what can be captured from.
+ * Consumer-ID, from `omniloop whoami`). (`omniloop interfaces` lists what can be captured from).
  */
 import type { Command } from 'commander';
 import { BufferedStdout, formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
 import { InputError } from '../../shared/errors.js';
 import { ChannelHopper } from '../capture/channel-hopper.js';
-import { listCaptureInterfaces } from '../capture/interfaces.js';
 import { openLiveCapture, type LiveCapture } from '../capture/live.js';
 import { SummaryCollector } from '../pipeline/capture-summary.js';
 import { EdgePipeline, type PseudonymizedSink } from '../pipeline/edge-pipeline.js';
@@ -26,10 +25,8 @@ interface CaptureFlags extends IdentityFlags {
   showNames?: boolean;
 }
 
-export function registerCaptureCommands(program: Command): void {
-  const cmd = program
-    .command('capture')
-    .description('capture live from a monitor-mode WiFi interface and/or a Bluetooth adapter; print what is heard')
+export function configureCapture(cmd: Command): void {
+  cmd
     .option('-w, --wifi <iface>', 'monitor-mode WiFi interface, e.g. mon0 (default: capture.wifi.interface of --config)')
     .option('-b, --ble <iface>', 'Bluetooth capture interface: bluetooth0 or bluetooth-monitor')
     .option('--channels <list>', 'WiFi channels to hop over, comma-separated (default 1,6,11)')
@@ -40,16 +37,6 @@ export function registerCaptureCommands(program: Command): void {
     .option('-s, --summary', 'print counts at the end instead of observations')
     .option('--show-names', 'also show SSIDs and BLE device names (local diagnostics only)');
   addIdentityOptions(cmd).action(async (flags: CaptureFlags) => runCapture(flags));
-
-  program
-    .command('interfaces')
-    .description('list interfaces to capture from: WiFi radios (monitor mode?) and Bluetooth adapters')
-    .option('--json', 'machine-readable output')
-    .action(async (flags: { json?: boolean }) => {
-      const list = await listCaptureInterfaces();
-      if (flags.json) return printJson(list);
-      printLine(formatTable(['interface', 'kind', 'monitor', 'note'], list.map((i) => [i.name, i.kind, i.inMonitorMode ? 'yes' : i.monitorCapable ? 'capable' : 'no', i.note])));
-    });
 }
 
 function parseIntList(text: string, what: string): number[] {
@@ -65,7 +52,7 @@ function parsePositive(text: string, what: string): number {
 }
 
 async function runCapture(flags: CaptureFlags): Promise<void> {
-  const id = resolveIdentity(flags, true);
+  const id = await resolveIdentity(flags, true);
   const wifiCfg = id.config?.capture.wifi;
   const wifiIface = flags.wifi ?? wifiCfg?.interface;
   const bleIface = flags.ble ?? id.config?.capture.ble?.interface;

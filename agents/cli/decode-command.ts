@@ -15,21 +15,17 @@ interface DecodeFlags extends IdentityFlags {
   showNames?: boolean;
 }
 
-export function registerDecodeCommand(program: Command): void {
-  const cmd = program
-    .command('decode')
-    .description('decode and pseudonymize a capture file (pcap, pcapng or btsnoop): one line per observation, or a summary')
+export function configureDecode(cmd: Command): void {
+  cmd
     .argument('<file>', 'capture file')
     .option('--json', 'machine-readable output: one JSON object per observation (with --summary: one object)')
     .option('-s, --summary', 'print counts instead of observations')
     .option('--show-names', 'also show SSIDs and BLE device names (local diagnostics only: they can name a person)');
-  addIdentityOptions(cmd).action((file: string, flags: DecodeFlags) => {
-    runDecode(file, flags);
-  });
+  addIdentityOptions(cmd).action(async (file: string, flags: DecodeFlags) => runDecode(file, flags));
 }
 
-export function runDecode(file: string, flags: DecodeFlags): void {
-  const id = resolveIdentity(flags, true);
+export async function runDecode(file: string, flags: DecodeFlags): Promise<void> {
+  const id = await resolveIdentity(flags, true);
   for (const w of id.warnings) notice(w);
   const pseudo = pseudonymizerFor(id);
   const summary = new SummaryCollector();

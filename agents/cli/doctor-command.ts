@@ -8,24 +8,23 @@ import { printJson, printLine } from '../../shared/cli/output.js';
 import { CheckError, InputError } from '../../shared/errors.js';
 import type { CheckResult } from '../doctor/check.js';
 import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
+import { requireAgentConfigPath } from './installed-config.js';
 
 interface DoctorFlags {
-  config: string;
+  config?: string;
   json?: boolean;
   timeoutMs: string;
 }
 
-export function registerDoctorCommand(program: Command): void {
-  program
-    .command('doctor')
-    .description('check everything the agent needs on this machine (radio, permissions, key, clock, broker, outbox, disk) and say how to fix what is wrong')
-    .requiredOption('-c, --config <file>', 'agent config (YAML)')
+export function configureDoctor(cmd: Command): void {
+  cmd
+    .option('-c, --config <file>', 'agent config (YAML); default: the installed one')
     .option('--json', 'machine-readable output: {checks: [{id, status, summary, fix?, details?}], ok}')
     .option('--timeout-ms <n>', 'how long the broker gets to connect and acknowledge the test publish', '10000')
     .action(async (flags: DoctorFlags) => {
       const timeoutMs = Number(flags.timeoutMs);
       if (!/^\d+$/.test(flags.timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) throw new InputError(`--timeout-ms must be a whole number of milliseconds from 100 to 600000, not ${JSON.stringify(flags.timeoutMs)}`);
-      const report = await runDoctor(flags.config, { timeoutMs });
+      const report = await runDoctor(requireAgentConfigPath(flags.config), { timeoutMs });
       if (flags.json) printJson(report);
       else printLine(formatReport(report));
       const failed = report.checks.filter((c) => c.status === 'fail');

@@ -8,7 +8,7 @@ import { InputError } from '../../shared/errors.js';
 import { parseOptoutList } from '../../shared/identity/optout.js';
 import { generateSecret, readSecretFile, validateTenant } from '../../shared/identity/secret.js';
 import { isValidTimeZone } from '../../shared/identity/store-day.js';
-import { loadAgentConfig, type AgentConfig } from '../config/agent-config.js';
+import type { AgentConfig } from '../config/agent-config.js';
 import { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
 
 export interface IdentityFlags {
@@ -46,8 +46,10 @@ export function addIdentityOptions(cmd: Command): Command {
  * `allowThrowaway`: commands that only inspect (decode) may run without a key, on a random one, so a
  * technician can look at a capture anywhere; ids then match nothing and a notice says so.
  */
-export function resolveIdentity(flags: IdentityFlags, allowThrowaway: boolean): ResolvedIdentity {
-  const config = flags.config ? loadAgentConfig(flags.config) : null;
+export async function resolveIdentity(flags: IdentityFlags, allowThrowaway: boolean): Promise<ResolvedIdentity> {
+  // The config module (and its schema library) loads only when a config is read: `decode` and `whoami`
+  // with flags start as fast as node itself.
+  const config = flags.config ? (await import('../config/agent-config.js')).loadAgentConfig(flags.config) : null;
   const warnings: string[] = [];
   const tenant = flags.tenant ?? config?.tenant;
   const keyPath = flags.key ?? config?.keyFile;

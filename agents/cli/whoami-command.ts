@@ -17,19 +17,17 @@ interface WhoamiFlags extends IdentityFlags {
   json?: boolean;
 }
 
-export function registerWhoamiCommand(program: Command): void {
-  const cmd = program
-    .command('whoami')
-    .description("print a device's Consumer-ID for today (or --date), to find a test phone in the stream")
+export function configureWhoami(cmd: Command): void {
+  cmd
     .requiredOption('-m, --mac <address>', 'the WiFi or Bluetooth address, e.g. f0:18:98:01:02:03')
     .option('--date <YYYY-MM-DD>', 'the store-day (default: today in the store time zone)')
     .option('--json', 'machine-readable output');
-  addIdentityOptions(cmd).action((flags: WhoamiFlags) => runWhoami(flags));
+  addIdentityOptions(cmd).action(async (flags: WhoamiFlags) => runWhoami(flags));
 }
 
-function runWhoami(flags: WhoamiFlags): void {
+async function runWhoami(flags: WhoamiFlags): Promise<void> {
   const mac = parseMac(flags.mac ?? '');
-  const id = resolveIdentity(flags, false);
+  const id = await resolveIdentity(flags, false);
   for (const w of id.warnings) notice(w);
   const p = pseudonymizerFor(id);
   const day = flags.date ?? p.storeDay(Date.now());

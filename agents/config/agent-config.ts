@@ -8,26 +8,11 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../../shared/errors.js';
 import { isValidTimeZone } from '../../shared/identity/store-day.js';
+import { brokerSchema, resolveBrokerFiles } from '../../shared/broker/broker-config.js';
+import { formatIssues } from '../../shared/config/format-issues.js';
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const id = (what: string) => z.string().regex(idPattern, `${what} must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit (it becomes part of MQTT topics)`);
-
-/** How to reach the broker: shared by the agent's and the cloud's config files. */
-export const brokerSchema = z
-  .object({
-    url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'must be a URL such as mqtts://broker.example.com:8883'),
-    clientId: z.string().min(1).max(128).optional(),
-    username: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-    passwordFile: z.string().min(1).optional(),
-    caFile: z.string().min(1).optional(),
-    certFile: z.string().min(1).optional(),
-    keyFile: z.string().min(1).optional(),
-    rejectUnauthorized: z.boolean().default(true),
-    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
-    maxInFlight: z.number().int().min(1).max(1000).default(16),
-  })
-  .strict();
 
 const channelList = z.array(z.number().int().positive()).min(1, 'list at least one channel');
 
@@ -49,6 +34,11 @@ export const agentConfigSchema = z
             interface: z.string().min(1),
             channels: channelList.default([1, 6, 11]),
             dwellMs: z.number().int().min(50).max(60_000).default(250),
+            /**
+             * The radio to (re)create `interface` on, in monitor mode, before every start of the service
+             * (scripts/monitor-interface.sh): one of its WiFi interfaces (wlan1) or its phy (phy0).
+             */
+            radio: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$/, 'a WiFi interface such as wlan1 or a radio such as phy0 (see `iw dev`)').optional(),
           })
           .strict()
           .optional(),
@@ -163,18 +153,7 @@ export function loadAgentConfig(path: string, env: NodeJS.ProcessEnv = process.e
   cfg.optoutCacheFile = resolve(base, cfg.optoutCacheFile ?? join(dirname(cfg.outbox.path), 'optout-cache.json'));
   if (cfg.storeApi) cfg.storeApi.tokenFile = resolve(base, cfg.storeApi.tokenFile);
   if (cfg.broker) {
-    for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
+    resolveBrokerFiles(cfg.broker, base);
   }
   return cfg;
-}
-
-/** "capture.wifi.dwellMs: Too small ..." for every problem, joined on one line. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const path = i.path.join('.') || '(top level)';
-      if (i.code === 'unrecognized_keys') return `${path === '(top level)' ? '' : path + ': '}unknown setting ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-      return `${path}: ${i.message}`;
-    })
-    .join('; ');
 }

@@ -5,10 +5,10 @@
  * dashboard stays up until Ctrl-C (or the demo exits with --exit / --json).
  */
 import type { Command } from 'commander';
-import { InputError } from '../errors.js';
-import { createLogger } from '../log.js';
-import { runDemo, type DemoSummary } from '../demo/run-demo.js';
-import { formatTable, printJson, printLine } from './output.js';
+import { InputError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import type { DemoSummary } from '../demo/run-demo.js';
+import { formatTable, printJson, printLine } from '../../shared/cli/output.js';
 
 interface DemoFlags {
   stores: string;
@@ -22,10 +22,8 @@ interface DemoFlags {
   json?: boolean;
 }
 
-export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
-    .description('the whole product on this machine: embedded broker, HQ on SQLite with its dashboard, store agents replaying customers')
+export function configureDemo(cmd: Command): void {
+  cmd
     .option('--stores <n>', 'number of stores (1-10)', '3')
     .option('--duration <seconds>', 'seconds of live traffic after the history (0-3600)', '60')
     .option('--history-days <n>', 'days of history before today (0-60)', '14')
@@ -65,6 +63,7 @@ async function demo(flags: DemoFlags): Promise<void> {
     process.once('SIGTERM', onSignal);
   });
   const progress = (line: string) => process.stderr.write(`demo: ${line}\n`);
+  const { runDemo } = await import('../demo/run-demo.js');
   const { world, summary } = await runDemo({ ...opts, log: createLogger('omniloop-demo', process.env.OMNILOOP_LOG_LEVEL ?? 'warn'), progress, signal: ac.signal });
   try {
     if (flags.json) return printJson(summary);

@@ -1,12 +1,11 @@
 /** `omniloop key init`: a new tenant secret, held by every agent of the tenant and never by the cloud. */
 import type { Command } from 'commander';
-import { generateSecret, readSecretFile, validateTenant, writeSecretFile } from '../identity/secret.js';
-import { deriveLinkKey, deriveOptoutKey } from '../identity/keys.js';
-import { InputError } from '../errors.js';
-import { printJson, printLine } from './output.js';
+import { generateSecret, readSecretFile, validateTenant, writeSecretFile } from '../../shared/identity/secret.js';
+import { deriveLinkKey, deriveOptoutKey } from '../../shared/identity/keys.js';
+import { InputError } from '../../shared/errors.js';
+import { printJson, printLine } from '../../shared/cli/output.js';
 
-export function registerKeyCommands(program: Command): void {
-  const key = program.command('key').description("manage the tenant secret that Consumer-IDs are derived from");
+export function configureKey(key: Command): void {
   key
     .command('init')
     .description('write a new random tenant secret (32 bytes, base64, mode 0600); refuses to overwrite')

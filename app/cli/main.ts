@@ -4,32 +4,31 @@
  * them; this file only wires them up and turns every failure into one line and an exit code:
  * 0 ok, 1 a failed check, 2 bad usage or bad input.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ExitCode, UserError } from '../errors.js';
-import { registerDemoCommand } from './demo-command.js';
-import { registerKeyCommands } from './key-command.js';
-import { registerOptoutCommand } from './optout-command.js';
-import { registerAgentCommands } from '../../agents/cli/register.js';
-import { registerCloudCommands } from '../../cloud/cli/register.js';
+import { ExitCode, UserError } from '../../shared/errors.js';
+import { COMMAND_GROUPS } from './commands.js';
 
-export function buildProgram(): Command {
+/**
+ * The program for these arguments. Every command is listed (name and description), but only the one
+ * the arguments name is loaded and configured: a technician's `whoami` or `--help` does not load the
+ * MQTT client, PostgreSQL driver or embedded broker.
+ */
+export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('omniloop')
     .description('In-store presence analytics with privacy-safe Consumer-IDs (edge agent, cloud and tools).')
-    .version(VERSION, '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`omniloop: ${text.replace(/^error: /, '')}`) });
-  // Grouped in --help by who uses them.
-  program.commandsGroup('Getting started:');
-  registerDemoCommand(program);
-  program.commandsGroup('Tenant set-up (HQ / store IT):');
-  registerKeyCommands(program);
-  registerOptoutCommand(program);
-  program.commandsGroup('Edge agent and on-site diagnostics (technicians):');
-  registerAgentCommands(program);
-  program.commandsGroup('HQ:');
-  registerCloudCommands(program);
+  const selected = selectedCommand(argv);
+  for (const group of COMMAND_GROUPS) {
+    program.commandsGroup(group.title);
+    for (const spec of group.commands) {
+      const cmd = program.command(spec.name).description(spec.description);
+      if (spec.name === selected) (await spec.load())(cmd);
+    }
+  }
   // Every subcommand: usage errors exit 2 instead of commander's 1, and nothing calls process.exit behind our back.
   const harden = (cmd: Command): void => {
     cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
@@ -39,10 +38,28 @@ export function buildProgram(): Command {
   return program;
 }
 
-const VERSION = '0.1.0';
+/** The top-level command the arguments name (`omniloop help X` names X), if any. */
+function selectedCommand(argv: string[]): string | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
+}
+
+/** The version is package.json's: one place to change it. */
+function packageVersion(): string {
+  // Two levels up from app/cli/ both in the source tree (tests) and in dist/ (three levels: dist/app/cli).
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'omniloop' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? ExitCode.Ok : Number(process.exitCode);

@@ -5,13 +5,12 @@
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { InputError } from '../errors.js';
-import { optoutTokenOfMac, parseOptoutList } from '../identity/optout.js';
-import { readKeyFile, validateTenant } from '../identity/secret.js';
-import { printJson, printLine } from './output.js';
+import { InputError } from '../../shared/errors.js';
+import { optoutTokenOfMac, parseOptoutList } from '../../shared/identity/optout.js';
+import { readKeyFile, validateTenant } from '../../shared/identity/secret.js';
+import { printJson, printLine } from '../../shared/cli/output.js';
 
-export function registerOptoutCommand(program: Command): void {
-  const optout = program.command('optout').description('opt-out tokens for devices whose owners said no');
+export function configureOptout(optout: Command): void {
   optout
     .command('add')
     .description("a device's opt-out token (printed, or appended to a list); the address itself is never written")

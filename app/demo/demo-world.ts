@@ -19,10 +19,10 @@ import { optoutMessage, publishOptoutList } from '../../cloud/control/optout.js'
 import { Consumer } from '../../cloud/ingest/consumer.js';
 import { SqliteCloudStore } from '../../cloud/store/sqlite-store.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded-broker.js';
-import { CheckError } from '../errors.js';
-import { deriveLinkKey, deriveOptoutKey } from '../identity/keys.js';
-import { optoutTokenOfMac } from '../identity/optout.js';
-import { generateSecret, readSecretFile, writeSecretFile } from '../identity/secret.js';
+import { CheckError } from '../../shared/errors.js';
+import { deriveLinkKey, deriveOptoutKey } from '../../shared/identity/keys.js';
+import { optoutTokenOfMac } from '../../shared/identity/optout.js';
+import { generateSecret, readSecretFile, writeSecretFile } from '../../shared/identity/secret.js';
 
 export const DEMO_TENANT = 'demo';
 

@@ -13,7 +13,7 @@ import { dayFigures } from '../../cloud/analytics/day-figures.js';
 import { returningProfiles, type ReturningFigures } from '../../cloud/analytics/returning.js';
 import { segmentCounts, segmentMembers } from '../../cloud/segments/evaluate.js';
 import { graphRules } from '../../cloud/config/cloud-config.js';
-import { StoreDayClock } from '../identity/store-day.js';
+import { StoreDayClock } from '../../shared/identity/store-day.js';
 import { DEMO_TENANT, DemoWorld } from './demo-world.js';
 import { playLive, sleep } from './live-feed.js';
 

@@ -4,12 +4,8 @@ import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
 import { graphRules, loadCloudConfig, tenantKey, type CloudConfig } from '../config/cloud-config.js';
 import { hostname } from 'node:os';
-import { Consumer } from '../ingest/consumer.js';
-import { ActivationPusher } from '../control/activation.js';
-import { connectBroker } from '../control/broker.js';
 import { registerOptoutCommands } from './optout-command.js';
 import { readTokenFile } from '../../shared/http/json-api.js';
-import { ApiServer } from '../api/server.js';
 import { openCloudStore } from '../store/open-store.js';
 import { dayFigures } from '../analytics/day-figures.js';
 import { returningProfiles } from '../analytics/returning.js';
@@ -19,8 +15,7 @@ import { hashEmail, hashPhone, loyaltyKey } from '../../shared/identity/link-key
 import { eraseProfile, findProfile } from '../identity/profiles.js';
 import { registerSegmentCommands } from './segments-command.js';
 
-export function registerCloudCommands(program: Command): void {
-  const cloud = program.command('cloud').description("HQ's consumer of every store's stream");
+export function configureCloud(cloud: Command): void {
   registerOptoutCommands(cloud);
   cloud
     .command('run')
@@ -31,17 +26,19 @@ export function registerCloudCommands(program: Command): void {
       if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(flags.instance)) throw new InputError('--instance is 1-32 characters of a-z, 0-9, _ and -');
       const cfg = loadCloudConfig(flags.config);
       const log = createLogger('omniloop-cloud');
+      // The consumer's parts load here, not for every `cloud` command (stats, footfall... need none of them).
+      const [{ Consumer }, { ActivationPusher }, { connectBroker }, { ApiServer }] = await Promise.all([import('../ingest/consumer.js'), import('../control/activation.js'), import('../control/broker.js'), import('../api/server.js')]);
       const store = await openCloudStore(cfg);
       const consumer = new Consumer(cfg, store, log, cfg.broker.clientId ?? `omniloop-cloud-${cfg.group}-${hostname()}-${flags.instance}`);
       await consumer.start();
-      let activation: ActivationPusher | null = null;
+      let activation: InstanceType<typeof ActivationPusher> | null = null;
       if (cfg.activation.intervalSeconds > 0) {
         const client = await connectBroker(cfg, `activation-${flags.instance}`, true);
         client.on('error', (err) => log.warn({ err: err.message }, 'activation: broker connection error'));
         activation = new ActivationPusher(store, client, { intervalMs: cfg.activation.intervalSeconds * 1000, presenceMs: cfg.activation.presenceMinutes * 60_000, graphReuseMs: cfg.activation.graphRefreshSeconds * 1000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
         activation.start();
       }
-      let api: ApiServer | null = null;
+      let api: InstanceType<typeof ApiServer> | null = null;
       if (cfg.api) {
         const token = readTokenFile(cfg.api.tokenFile, 'api.tokenFile');
         api = new ApiServer(store, { token, k: cfg.api.k, rules: graphRules(cfg), segments: cfg.segments });

@@ -10,8 +10,6 @@ import { printJson, printLine } from '../../shared/cli/output.js';
 import { optoutTokenOfMac, parseOptoutList } from '../../shared/identity/optout.js';
 import { loadCloudConfig, tenantKey, type CloudConfig } from '../config/cloud-config.js';
 import { openCloudStore } from '../store/open-store.js';
-import { connectBroker } from '../control/broker.js';
-import { optoutMessage, publishOptoutList } from '../control/optout.js';
 import type { CloudStore } from '../store/cloud-store.js';
 
 interface TokenFlags {
@@ -79,6 +77,7 @@ async function change(flags: TokenFlags, how: 'add' | 'remove'): Promise<void> {
 }
 
 async function publish(cfg: CloudConfig, store: CloudStore, tenant: string): Promise<number> {
+  const [{ connectBroker }, { optoutMessage, publishOptoutList }] = await Promise.all([import('../control/broker.js'), import('../control/optout.js')]);
   const list = await optoutMessage(store, tenant, Date.now());
   const client = await connectBroker(cfg, 'optout');
   try {

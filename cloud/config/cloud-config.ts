@@ -5,7 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../../shared/errors.js';
 import { readKeyFile } from '../../shared/identity/secret.js';
-import { brokerSchema, formatIssues } from '../../agents/config/agent-config.js';
+import { brokerSchema, resolveBrokerFiles } from '../../shared/broker/broker-config.js';
+import { formatIssues } from '../../shared/config/format-issues.js';
 import type { GraphRules } from '../identity/graph.js';
 import { segmentsSchema } from '../segments/rules.js';
 
@@ -91,7 +92,7 @@ export function loadCloudConfig(path: string): CloudConfig {
   const cfg = parsed.data;
   const base = dirname(resolve(path));
   if ('sqlite' in cfg.database) cfg.database.sqlite = resolve(base, cfg.database.sqlite);
-  for (const k of ['passwordFile', 'caFile', 'certFile', 'keyFile'] as const) if (cfg.broker[k]) cfg.broker[k] = resolve(base, cfg.broker[k]!);
+  resolveBrokerFiles(cfg.broker, base);
   if (cfg.api) cfg.api.tokenFile = resolve(base, cfg.api.tokenFile);
   for (const t of Object.values(cfg.tenants)) {
     if (t.linkKeyFile) t.linkKeyFile = resolve(base, t.linkKeyFile);
