@@ -15,12 +15,15 @@ readonly UNIT_DIR=/etc/systemd/system
 readonly KEY_PATH=/etc/omniloop/tenant.key
 readonly CONFIG_PATH=/etc/omniloop/agent.yaml
 readonly SVC_USER=omniloop
+# Copied with the app (scripts/); the unit runs it before every start (ExecStartPre=+).
+readonly MONITOR_SCRIPT=$APP_DIR/scripts/monitor-interface.sh
 readonly NAME_RE='^[a-z0-9][a-z0-9_-]{0,63}$'
 readonly IFACE_RE='^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$' # libpcap pseudo-interfaces (bluetooth-monitor) exceed IFNAMSIZ
+readonly RADIO_RE='^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$' # a kernel interface or phy name (IFNAMSIZ)
 readonly BROKER_RE='^(mqtts?|wss?|tcp|ssl)://[^[:space:]]+$'
 readonly WRAPPER_MARK='# omniloop wrapper, written by scripts/install-agent.sh (--uninstall removes it).'
 # What a build needs from the checkout (tsconfig.build.json compiles these folders).
-readonly APP_ITEMS=(package.json package-lock.json tsconfig.json tsconfig.build.json agents cloud shared scripts)
+readonly APP_ITEMS=(package.json package-lock.json tsconfig.json tsconfig.build.json app agents cloud shared scripts)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 readonly SRC
 
@@ -39,6 +42,10 @@ or generated from
   --timezone ZONE        the store's IANA time zone, e.g. Europe/Berlin
   --broker-url URL       e.g. mqtts://broker.example.com:8883
   --wifi IFACE           monitor-mode WiFi interface to capture on (e.g. mon0)
+  --radio RADIO          with --wifi: the radio to make IFACE on, in monitor mode, before every start of
+                         the service (after a reboot or a re-plugged USB adapter too): one of its WiFi
+                         interfaces (wlan1) or its phy (phy0) (capture.wifi.radio). Without it IFACE
+                         must exist whenever the service starts
   --ble IFACE            Bluetooth interface to capture on (e.g. bluetooth0); at least one of the two
 
 The tenant key (every agent of a tenant holds the same one), either
@@ -166,7 +173,7 @@ remove() {
 
 # --- options ------------------------------------------------------------------------------------
 MODE=install DRY=0 FORCE=0 PURGE=0 SKIP_BUILD=0 NEW_KEY=0 WITH_BLUEZ=0
-ROOT='' CONFIG='' KEY='' TENANT='' STORE='' AGENT='' TIMEZONE='' BROKER='' WIFI='' BLE=''
+ROOT='' CONFIG='' KEY='' TENANT='' STORE='' AGENT='' TIMEZONE='' BROKER='' WIFI='' RADIO='' BLE=''
 
 parse_args() {
   local opt val inline
@@ -187,7 +194,7 @@ parse_args() {
           --uninstall) MODE=uninstall ;;
         esac
         ;;
-      --root | --config | --key | --tenant | --store | --agent | --timezone | --broker-url | --wifi | --ble)
+      --root | --config | --key | --tenant | --store | --agent | --timezone | --broker-url | --wifi | --radio | --ble)
         if ((!inline)); then
           if (($# < 2)) || [[ $2 == -* ]]; then usage_error "$opt needs a value"; fi
           val=$2
@@ -204,6 +211,7 @@ parse_args() {
           --timezone) TIMEZONE=$val ;;
           --broker-url) BROKER=$val ;;
           --wifi) WIFI=$val ;;
+          --radio) RADIO=$val ;;
           --ble) BLE=$val ;;
         esac
         ;;
@@ -220,7 +228,7 @@ check_usage() {
     if [[ $ROOT == / ]]; then usage_error "--root / is the live system: leave --root out"; fi
   fi
   if [[ $MODE == uninstall ]]; then
-    if [[ -n "$CONFIG$KEY$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$BLE" ]] || ((FORCE || SKIP_BUILD || NEW_KEY || WITH_BLUEZ)); then
+    if [[ -n "$CONFIG$KEY$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$RADIO$BLE" ]] || ((FORCE || SKIP_BUILD || NEW_KEY || WITH_BLUEZ)); then
       usage_error "--uninstall takes only --purge, --root and --dry-run"
     fi
     return 0
@@ -229,8 +237,8 @@ check_usage() {
   if ((SKIP_BUILD)) && [[ -z $ROOT ]]; then usage_error "--skip-build goes with --root (the live system needs the app's node_modules built)"; fi
   if [[ -n $KEY ]] && ((NEW_KEY)); then usage_error "--key and --new-key are alternatives: give one"; fi
   if [[ -n $CONFIG ]]; then
-    if [[ -n "$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$BLE" ]]; then
-      usage_error "--config and --tenant/--store/--agent/--timezone/--broker-url/--wifi/--ble are alternatives: give one"
+    if [[ -n "$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$RADIO$BLE" ]]; then
+      usage_error "--config and --tenant/--store/--agent/--timezone/--broker-url/--wifi/--radio/--ble are alternatives: give one (capture.wifi.radio in the file)"
     fi
     if [[ ! -f $CONFIG || ! -r $CONFIG ]]; then bad_input "--config $CONFIG: no such readable file"; fi
     return 0
@@ -263,6 +271,9 @@ check_usage() {
   if [[ -z $WIFI && -z $BLE ]]; then usage_error "give --wifi IFACE and/or --ble IFACE: the agent needs something to capture on"; fi
   if [[ -n $WIFI && ! $WIFI =~ $IFACE_RE ]]; then bad_input "--wifi \"$WIFI\" is not a network interface name"; fi
   if [[ -n $BLE && ! $BLE =~ $IFACE_RE ]]; then bad_input "--ble \"$BLE\" is not a network interface name"; fi
+  if [[ -n $RADIO && -z $WIFI ]]; then usage_error "--radio goes with --wifi IFACE (the monitor interface to make on it)"; fi
+  if [[ -n $RADIO && ! $RADIO =~ $RADIO_RE ]]; then bad_input "--radio \"$RADIO\" is not a WiFi interface or radio name (such as wlan1 or phy0: see iw dev)"; fi
+  if [[ -n $RADIO && ! $WIFI =~ $RADIO_RE ]]; then bad_input "--wifi \"$WIFI\" is too long for a monitor interface to make (1-15 characters, such as mon0)"; fi
   if [[ -n $BLE ]]; then WITH_BLUEZ=1; fi
 }
 
@@ -322,7 +333,11 @@ generated_config() {
     "timezone: '$TIMEZONE'" \
     "keyFile: $KEY_PATH" \
     "capture:"
-  if [[ -n $WIFI ]]; then printf '  wifi: { interface: %s }\n' "'$WIFI'"; fi
+  if [[ -n $WIFI && -n $RADIO ]]; then
+    printf '  wifi: { interface: %s, radio: %s }\n' "'$WIFI'" "'$RADIO'"
+  elif [[ -n $WIFI ]]; then
+    printf '  wifi: { interface: %s }\n' "'$WIFI'"
+  fi
   if [[ -n $BLE ]]; then printf '  ble: { interface: %s }\n' "'$BLE'"; fi
   # Single-quoted YAML: a quote inside doubles.
   printf '%s\n' "broker:" "  url: '${BROKER//\'/\'\'}'" "outbox:" "  path: $STATE_DIR/outbox.db"
@@ -392,7 +407,7 @@ stage_app() {
     run_in "$STAGE" npm prune --omit=dev --no-audit --no-fund
     APP_TREE=$STAGE
   fi
-  if ((!DRY)) && [[ ! -f $STAGE/dist/shared/cli/main.js ]]; then fail "the build left no $STAGE/dist/shared/cli/main.js"; fi
+  if ((!DRY)) && [[ ! -f $STAGE/dist/app/cli/main.js ]]; then fail "the build left no $STAGE/dist/app/cli/main.js"; fi
 }
 
 # The agent's own loader judges the config; it prints what the installer must check beyond it.
@@ -413,14 +428,15 @@ try {
 const base = dirname(resolve(file)) + '/';
 const at = (p) => (p.startsWith(base) ? join(target, p.slice(base.length)) : p);
 const rows = [['tenant', c.tenant], ['keyFile', at(c.keyFile)], ['outbox', at(c.outbox.path)],
-  ['captures', String(Number(Boolean(c.capture.wifi)) + Number(Boolean(c.capture.ble)))], ['broker', c.broker ? 'yes' : 'no']];
+  ['captures', String(Number(Boolean(c.capture.wifi)) + Number(Boolean(c.capture.ble)))], ['broker', c.broker ? 'yes' : 'no'],
+  ['wifi', c.capture.wifi?.interface ?? ''], ['radio', c.capture.wifi?.radio ?? '']];
 for (const p of [c.optoutFile, c.broker?.passwordFile, c.broker?.caFile, c.broker?.certFile, c.broker?.keyFile]) if (p) rows.push(['file', at(p)]);
 console.log(rows.map((r) => r.join('\t')).join('\n'));
 EOF
 )
 readonly VALIDATE_JS
 
-CFG_TENANT=''
+CFG_TENANT='' CFG_WIFI='' CFG_RADIO=''
 check_config() {
   local file=$1 shown=$2 out rc=0 k v
   if ((DRY)); then
@@ -438,6 +454,8 @@ check_config() {
       outbox) if [[ $v != "$STATE_DIR"/* ]]; then bad_input "$shown: outbox.path resolves to $v; it must be in $STATE_DIR, the only place the service may write"; fi ;;
       captures) if ((v == 0)); then bad_input "$shown names no capture interface (capture.wifi.interface or capture.ble.interface)"; fi ;;
       broker) if [[ $v == no ]]; then warn "$shown names no broker: sightings stay in the outbox"; fi ;;
+      wifi) CFG_WIFI=$v ;;
+      radio) CFG_RADIO=$v ;;
       file) if [[ ! -e $ROOT$v ]]; then warn "$shown names $v, which does not exist yet: put it there, readable by group $SVC_USER"; fi ;;
     esac
   done <<<"$out"
@@ -457,7 +475,7 @@ install_key() {
     put_content "$dest" 0600 "$SVC_USER:$SVC_USER" "$KEY_LINE"
     return 0
   fi
-  run "$NODE" "$APP_TREE/dist/shared/cli/main.js" key init --tenant "${CFG_TENANT:-${TENANT:-<tenant of agent.yaml>}}" --out "$dest"
+  run "$NODE" "$APP_TREE/dist/app/cli/main.js" key init --tenant "${CFG_TENANT:-${TENANT:-<tenant of agent.yaml>}}" --out "$dest"
   if ((DRY)); then
     say "would set: $dest (0600 $SVC_USER:$SVC_USER)"
   else
@@ -494,12 +512,32 @@ install_wrapper() {
   ensure_parent "$ROOT$(dirname "$BIN")"
   put_content "$ROOT$BIN" 0755 root:root "#!/bin/sh
 $WRAPPER_MARK
-exec $NODE $APP_DIR/dist/shared/cli/main.js \"\$@\""
+exec $NODE $APP_DIR/dist/app/cli/main.js \"\$@\""
+}
+
+# The monitor interface: the unit's ExecStartPre makes it from capture.wifi.radio before every start.
+# Said here, and on the live system done once now, so a missing radio is reported in its own words.
+monitor_interface() {
+  if [[ -z $CFG_WIFI ]]; then return 0; fi
+  if [[ -z $CFG_RADIO ]]; then
+    say "note: no radio (--radio or capture.wifi.radio): $CFG_WIFI must exist in monitor mode whenever the service starts, after a reboot or a re-plugged adapter too"
+    return 0
+  fi
+  say "note: the service makes $CFG_WIFI in monitor mode on radio $CFG_RADIO before every start (ExecStartPre=+$MONITOR_SCRIPT --config $CONFIG_PATH)"
+  if [[ -n $ROOT ]]; then return 0; fi
+  if ((DRY)); then say "would run: $MONITOR_SCRIPT --config $CONFIG_PATH"; return 0; fi
+  say "+ $MONITOR_SCRIPT --config $CONFIG_PATH"
+  local rc=0
+  OMNILOOP_NODE=$NODE "$MONITOR_SCRIPT" --config "$CONFIG_PATH" || rc=$?
+  if ((rc != 0)); then
+    fail "$CFG_WIFI could not be made on radio $CFG_RADIO (the line above says why): fix that and run the installer again"
+  fi
 }
 
 install_unit() {
   ensure_parent "$ROOT$UNIT_DIR"
   put_file "$SRC/scripts/systemd/$UNIT_NAME" "$ROOT$UNIT_DIR/$UNIT_NAME" 0644 root:root
+  monitor_interface
   if [[ -n $ROOT ]]; then return 0; fi
   run systemctl daemon-reload
   run systemctl enable "$UNIT_NAME"
@@ -512,10 +550,11 @@ do_install() {
   if ((!SKIP_BUILD)) && ! command -v npm >/dev/null; then
     fail "npm is missing: NodeSource's nodejs package includes it; with Debian's nodejs: apt-get install npm"
   fi
-  if ((SKIP_BUILD)) && [[ ! -f $SRC/dist/shared/cli/main.js || ! -d $SRC/node_modules ]]; then
+  if ((SKIP_BUILD)) && [[ ! -f $SRC/dist/app/cli/main.js || ! -d $SRC/node_modules ]]; then
     fail "--skip-build needs a built checkout ($SRC/dist and node_modules): npm ci && npm run build there"
   fi
   check_targets
+  if [[ -z $CONFIG ]]; then CFG_WIFI=$WIFI CFG_RADIO=$RADIO; fi
 
   install_packages
   ensure_user

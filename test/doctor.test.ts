@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InterfaceInfo } from '../agents/capture/interfaces.js';
-import { brokerSchema } from '../agents/config/agent-config.js';
+import { brokerSchema } from '../shared/broker/broker-config.js';
 import { formatReport } from '../agents/cli/doctor-command.js';
 import { judgeBluetooth } from '../agents/doctor/bluetooth-check.js';
 import { checkBroker, explainBrokerFailure } from '../agents/doctor/broker-check.js';
@@ -279,7 +279,7 @@ describe('omniloop doctor', () => {
 
   it('exits 2 on bad usage and an unreadable config, with one line and no stack trace', () => {
     const cases: [string[], RegExp][] = [
-      [[], /required option '-c, --config <file>'/],
+      [[], /no agent config: pass --config FILE \(\/etc\/omniloop\/agent\.yaml does not exist here\)/],
       [['--config', join(dir, 'missing.yaml')], /config file .*missing\.yaml does not exist/],
       [['--config', dir], /cannot read config file .* \(EISDIR\)/],
       [['--config', config('ap-usage'), '--timeout-ms', 'soon'], /--timeout-ms must be a whole number/],
@@ -321,6 +321,38 @@ describe('omniloop doctor', () => {
     expect(unsynced.ok).toBe(false);
   });
 
+  it('a configured capture interface that does not exist fails with the commands that make it, with and without a radio', async () => {
+    const probes: DoctorProbes = {
+      now: () => Date.now(),
+      ntp: async () => ({ synchronized: true, source: 'test' }),
+      loadPcap: async () => ({ lib_version: 'libpcap version 1.10.3' }),
+      interfaces: async () => [wifi('wlan0', false, true), wifi('wlan1', false, true), eth0],
+      interfaceUp: () => null,
+      uid: () => 0,
+      capEff: () => 0x3000n,
+      serviceGrants: () => null,
+      iw: () => ({ onPath: '/usr/sbin/iw', elsewhere: null }),
+      disk: (p) => ({ path: p, freeBytes: 8 * 2 ** 30, totalBytes: 16 * 2 ** 30 }),
+    };
+    const withRadio = await runDoctor(config('ap-radio', 'capture:\n  wifi: { interface: mon0, radio: wlan1 }\n'), { timeoutMs: 1000, probes });
+    const w = withRadio.checks.find((c) => c.id === 'wifi-interface')!;
+    expect(w).toMatchObject({ status: 'fail', summary: 'no interface mon0 (capture.wifi.radio: wlan1)' });
+    expect(w.fix).toBe('sudo systemctl restart omniloop-agent (it makes mon0 on wlan1 before every start), or by hand: sudo iw dev wlan1 interface add mon0 type monitor && sudo ip link set mon0 up');
+    expect(withRadio.ok).toBe(false);
+
+    const without = await runDoctor(config('ap-noradio', 'capture:\n  wifi: { interface: mon0 }\n'), { timeoutMs: 1000, probes });
+    const n = without.checks.find((c) => c.id === 'wifi-interface')!;
+    expect(n).toMatchObject({ status: 'fail', summary: 'no interface mon0' });
+    expect(n.fix).toBe(
+      'sudo iw dev wlan0 interface add mon0 type monitor && sudo ip link set mon0 up; to have the service make it before every start (after a reboot or a re-plugged adapter too), set capture.wifi.radio: wlan0 in the config, then sudo systemctl restart omniloop-agent',
+    );
+    // As printed: the fix on the line below the failure.
+    const text = formatReport(without).split('\n');
+    const at = text.findIndex((l) => /^FAIL {2}wifi-interface +no interface mon0$/.test(l));
+    expect(at, text.join('\n')).toBeGreaterThan(0);
+    expect(text[at + 1]).toMatch(/^ +fix: sudo iw dev wlan0 interface add mon0 type monitor && sudo ip link set mon0 up; .*set capture\.wifi\.radio: wlan0/);
+  });
+
   it('has printed no key material and no password', () => {
     const all = printed.join('\n');
     expect(all.length).toBeGreaterThan(1000);
@@ -346,7 +378,11 @@ describe('hardware checks, judged from injected answers', () => {
     const managed = judgeWifiInterface(list, 'wlan0', true);
     expect(managed).toMatchObject({ status: 'fail', summary: 'wlan0 is not in monitor mode (ARP type 1)' });
     expect(managed.fix).toContain('sudo iw dev wlan0 interface add mon0 type monitor && sudo ip link set mon0 up');
-    expect(judgeWifiInterface([wifi('wlan0', false, true), eth0], 'mon1', null)).toMatchObject({ status: 'fail', summary: 'no interface mon1', fix: 'sudo iw dev wlan0 interface add mon1 type monitor && sudo ip link set mon1 up' });
+    expect(judgeWifiInterface([wifi('wlan0', false, true), eth0], 'mon1', null)).toMatchObject({
+      status: 'fail',
+      summary: 'no interface mon1',
+      fix: 'sudo iw dev wlan0 interface add mon1 type monitor && sudo ip link set mon1 up; to have the service make it before every start (after a reboot or a re-plugged adapter too), set capture.wifi.radio: wlan0 in the config, then sudo systemctl restart omniloop-agent',
+    });
     expect(judgeWifiInterface(list, 'mon1', null).fix).toMatch(/capture\.wifi\.interface: mon0/);
     expect(judgeWifiInterface(list, 'eth0', true)).toMatchObject({ status: 'fail', summary: 'eth0 is not a WiFi radio' });
     expect(judgeWifiInterface([wifi('wlan0', false, false)], 'wlan0', true)).toMatchObject({ status: 'fail', summary: "wlan0's driver does not support monitor mode" });
@@ -355,6 +391,30 @@ describe('hardware checks, judged from injected answers', () => {
     expect(summarizeInterfaces([eth0]).status).toBe('warn');
     expect(judgeCaptureConfigured({})?.status).toBe('fail');
     expect(judgeCaptureConfigured({ ble: { interface: 'bluetooth0' } })).toBeNull();
+  });
+
+  it('WiFi interface missing: with capture.wifi.radio the service remakes it on restart; without one, the fix says to set it', () => {
+    const list = [wifi('wlan0', false, true), eth0];
+    expect(judgeWifiInterface(list, 'mon0', null, 'wlan0')).toEqual({
+      id: 'wifi-interface',
+      status: 'fail',
+      summary: 'no interface mon0 (capture.wifi.radio: wlan0)',
+      fix: 'sudo systemctl restart omniloop-agent (it makes mon0 on wlan0 before every start), or by hand: sudo iw dev wlan0 interface add mon0 type monitor && sudo ip link set mon0 up',
+      details: { interface: 'mon0', radio: 'wlan0' },
+    });
+    expect(judgeWifiInterface(list, 'mon0', null, 'phy0').fix).toBe(
+      'sudo systemctl restart omniloop-agent (it makes mon0 on phy0 before every start), or by hand: sudo iw phy phy0 interface add mon0 type monitor && sudo ip link set mon0 up',
+    );
+    // The radio itself is gone (an unplugged USB adapter): plug it in first.
+    expect(judgeWifiInterface(list, 'mon0', null, 'wlan1')).toMatchObject({
+      status: 'fail',
+      summary: 'no interface mon0, and no radio wlan1 (capture.wifi.radio) to make it on',
+      fix: 'plug in the WiFi adapter (check `lsusb` and `iw dev`; fix capture.wifi.radio if it has another name), then sudo systemctl restart omniloop-agent (it makes mon0 on wlan1 before every start)',
+    });
+    // No radio and no candidate: the fix still names the setting.
+    expect(judgeWifiInterface([eth0], 'mon0', null).fix).toMatch(/WiFi adapter whose driver supports monitor mode.*; to have the service make it .*set capture\.wifi\.radio: <radio, e\.g\. wlan1> in the config, then sudo systemctl restart omniloop-agent$/);
+    // Present: the radio changes nothing.
+    expect(judgeWifiInterface([...list, wifi('mon0', true, true)], 'mon0', true, 'wlan0').status).toBe('ok');
   });
 
   it('Bluetooth: an adapter for the configured interface', () => {

@@ -90,7 +90,7 @@ async function captureChecks(config: AgentConfig, interfaces: InterfaceInfo[], p
   const { wifi, ble } = config.capture;
   const none = judgeCaptureConfigured(config.capture);
   if (none) await add('capture', () => none);
-  if (wifi) await add('wifi-interface', () => judgeWifiInterface(interfaces, wifi.interface, probes.interfaceUp(wifi.interface)));
+  if (wifi) await add('wifi-interface', () => judgeWifiInterface(interfaces, wifi.interface, probes.interfaceUp(wifi.interface), wifi.radio));
   if (ble) await add('bluetooth', () => judgeBluetooth(interfaces, ble.interface));
   await add('permissions', () => judgeCapturePermissions({ uid: probes.uid(), capEff: probes.capEff(), needRaw: !!(wifi || ble), needAdmin: !!wifi, serviceGrants: probes.serviceGrants() }));
   await add('iw', () => judgeIw({ wifi: wifi ?? null, ...probes.iw() }));

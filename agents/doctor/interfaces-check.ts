@@ -56,9 +56,45 @@ function monitorAdvice(list: readonly InterfaceInfo[], wanted: string): string {
   return 'plug in a WiFi adapter whose driver supports monitor mode (`iw list` shows "monitor" under Supported interface modes), then see `omniloop interfaces`';
 }
 
-export function judgeWifiInterface(list: readonly InterfaceInfo[], wanted: string, up: boolean | null): CheckResult {
+/** The commands that make `wanted` on the configured radio (a WiFi interface such as wlan1, or a phy). */
+export function monitorCommands(radio: string, wanted: string): string {
+  const on = /^phy\d+$/.test(radio) ? `phy ${radio}` : `dev ${radio}`;
+  return `sudo iw ${on} interface add ${wanted} type monitor && sudo ip link set ${wanted} up`;
+}
+
+/**
+ * The configured capture interface is missing (a reboot, a re-plugged USB adapter). With
+ * capture.wifi.radio the service makes it before every start (scripts/monitor-interface.sh, its
+ * ExecStartPre), so a restart is the fix; without one, the technician makes it, and the fix says how to
+ * have the service do it from then on.
+ */
+function missingInterface(list: readonly InterfaceInfo[], wanted: string, radio: string | undefined): CheckResult {
+  const restart = 'sudo systemctl restart omniloop-agent';
+  if (radio) {
+    const details = { interface: wanted, radio };
+    // A phy with no interface left is not in the list: only a named radio is known to be missing.
+    if (!/^phy\d+$/.test(radio) && !list.some((x) => x.name === radio)) {
+      return fail(
+        'wifi-interface',
+        `no interface ${wanted}, and no radio ${radio} (capture.wifi.radio) to make it on`,
+        `plug in the WiFi adapter (check \`lsusb\` and \`iw dev\`; fix capture.wifi.radio if it has another name), then ${restart} (it makes ${wanted} on ${radio} before every start)`,
+        details,
+      );
+    }
+    return fail('wifi-interface', `no interface ${wanted} (capture.wifi.radio: ${radio})`, `${restart} (it makes ${wanted} on ${radio} before every start), or by hand: ${monitorCommands(radio, wanted)}`, details);
+  }
+  const candidate = list.find((x) => x.kind === 'wifi' && !x.inMonitorMode && x.monitorCapable !== false)?.name;
+  return fail(
+    'wifi-interface',
+    `no interface ${wanted}`,
+    `${monitorAdvice(list, wanted)}; to have the service make it before every start (after a reboot or a re-plugged adapter too), set capture.wifi.radio: ${candidate ?? '<radio, e.g. wlan1>'} in the config, then ${restart}`,
+    { interface: wanted, radio: null },
+  );
+}
+
+export function judgeWifiInterface(list: readonly InterfaceInfo[], wanted: string, up: boolean | null, radio?: string): CheckResult {
   const i = list.find((x) => x.name === wanted);
-  if (!i) return fail('wifi-interface', `no interface ${wanted}`, monitorAdvice(list, wanted));
+  if (!i) return missingInterface(list, wanted, radio);
   const details = { interface: wanted, arpType: i.arpType, monitor: i.inMonitorMode, monitorCapable: i.monitorCapable, phy: i.phy, up };
   if (i.kind !== 'wifi') return fail('wifi-interface', `${wanted} is not a WiFi radio`, monitorAdvice(list, 'mon0'), details);
   if (!i.inMonitorMode) {
