@@ -29,7 +29,9 @@ const log = createLogger('test', 'silent');
 const SECRET = Buffer.alloc(32, 0x5a);
 const TOKEN = 'till-and-signage-token';
 const DAY_MS = 86_400_000;
-const NOW = Date.now();
+// The visits below reach back 3.3 hours from "now": early in a UTC day that would be yesterday, so
+// "now" steps back into yesterday evening then, and every visit of a day stays on that day.
+const NOW = Date.now() % 86_400_000 < 4 * 3_600_000 ? Date.now() - 4 * 3_600_000 : Date.now();
 const WEEK_AGO = NOW - 7 * DAY_MS;
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const D = 0x3c2ef0000001; // Jane's phone (global address)
