@@ -104,8 +104,12 @@ describe('decode', () => {
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ frames: 25447, linktype: 127, malformed: 0, ignored: 0, optedOut: 0 });
-    expect(s.wifi).toEqual({ probeRequests: 25447, devices: { global: 99, randomized: 2456 } });
-    expect(s.ble).toEqual({ advertisements: 0, devices: { public: 0, static: 0, rpa: 0, nrpa: 0 }, ibeacons: 0, eddystones: 0 });
+    expect(s.wifi).toEqual({ probeRequests: 25447, devices: { global: 99, randomized: 2456, estimated: expect.any(Number) } });
+    // Global addresses exactly, plus far fewer devices than the randomized addresses they used.
+    expect(s.wifi.devices.estimated).toBeGreaterThan(99);
+    expect(s.wifi.devices.estimated).toBeLessThan(99 + 2456 / 4);
+    expect(s.ble).toEqual({ advertisements: 0, devices: { public: 0, static: 0, rpa: 0, nrpa: 0, estimated: 0 }, ibeacons: 0, eddystones: 0 });
+    expect(s.estimator).toMatch(/^ephemeral-v\d+$/);
   });
 
   it('prints one JSON object per observation, never a raw address', () => {

@@ -28,7 +28,14 @@ describe('generated captures', () => {
     const r = runCli(['decode', out, '--summary', '--json', ...id]);
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect({ frames: s.frames, malformed: s.malformed, ignored: s.ignored, wifi: s.wifi, ble: s.ble }).toEqual(truth);
+    // Distinct addresses are exact; the estimate of devices behind them is the estimator's (see estimate tests).
+    const { estimated: wifiEstimated, ...wifiDevices } = s.wifi.devices;
+    const { estimated: bleEstimated, ...bleDevices } = s.ble.devices;
+    expect({ frames: s.frames, malformed: s.malformed, ignored: s.ignored, wifi: { ...s.wifi, devices: wifiDevices }, ble: { ...s.ble, devices: bleDevices } }).toEqual(truth);
+    expect(wifiEstimated).toBeGreaterThanOrEqual(truth.wifi.devices.global);
+    expect(wifiEstimated).toBeLessThanOrEqual(truth.wifi.devices.global + truth.wifi.devices.randomized);
+    expect(bleEstimated).toBeGreaterThanOrEqual(truth.ble.devices.public + truth.ble.devices.static);
+    expect(bleEstimated).toBeLessThanOrEqual(truth.ble.devices.public + truth.ble.devices.static + truth.ble.devices.rpa + truth.ble.devices.nrpa);
     expect(truth.malformed).toBeGreaterThan(50);
   });
 });

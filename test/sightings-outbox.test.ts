@@ -8,6 +8,10 @@ import { SightingAggregator } from '../agents/aggregate/sightings.js';
 import { AddressClass, newObservation, Source, type Observation } from '../agents/decode/observation.js';
 import { Outbox } from '../agents/outbox/outbox.js';
 import { StoreDayClock } from '../shared/identity/store-day.js';
+import { readCaptureFile } from '../agents/capture/file-reader.js';
+import { EdgePipeline } from '../agents/pipeline/edge-pipeline.js';
+import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
+import { CAPTURES } from './helpers/cli.js';
 
 const clock = new StoreDayClock('Europe/Berlin');
 const beacons = { ibeacon: () => 'ib', eddystone: () => 'ed' };
@@ -86,6 +90,28 @@ describe('sighting windows', () => {
     const [w] = agg.takeClosed(-Infinity, true);
     expect(w!.sightings[0]).toMatchObject({ cid: 'ib', addressClass: 'rpa', beacon: { type: 'ibeacon', cid: 'ib' } });
     expect(w!.ephemeral).toEqual([]);
+  });
+});
+
+describe('people behind ephemeral addresses, per window', () => {
+  it("a real phone's hundreds of rotating addresses leave windows whose arrivals sum to about one device", () => {
+    // iPhone 11 on iOS 16: 465 addresses in 53 minutes, one phone (test/fixtures/captures/probes-labelled).
+    const agg = new SightingAggregator(60_000, 5_000);
+    const pipeline = new EdgePipeline(new Pseudonymizer({ secret: new Uint8Array(32), tenant: 'test', timezone: 'Europe/Berlin' }), (o, cid) => add(agg, o, cid));
+    readCaptureFile(join(CAPTURES, 'probes-labelled/iPhone11-B.pcap'), pipeline.onRecord);
+    const windows = [...agg.takeClosed(), ...agg.takeClosed(Infinity, true)];
+    expect(windows.length).toBeGreaterThan(10);
+    const addresses = windows.reduce((n, w) => n + w.ephemeral.reduce((m, e) => m + e.devices, 0), 0);
+    const arrivals = windows.reduce((n, w) => n + w.estimate.wifi.arrivals, 0);
+    expect(addresses).toBeGreaterThan(400);
+    expect(arrivals).toBeGreaterThanOrEqual(1);
+    expect(arrivals).toBeLessThanOrEqual(2);
+    for (const w of windows) {
+      expect(w.estimate.method).toMatch(/^ephemeral-v\d+$/);
+      expect(w.estimate.wifi.present).toBeLessThanOrEqual(2);
+      // Counts only: the estimate carries nothing that names a device.
+      expect(Object.keys(w.estimate).sort()).toEqual(['ble', 'method', 'wifi']);
+    }
   });
 });
 

@@ -1,10 +1,13 @@
 /**
  * Sightings: observations folded per (Consumer-ID, source) into time windows (default 60 s). A window
  * is keyed by its store-day too, so one never straddles midnight and a Consumer-ID never appears under
- * another day's key. Ephemeral addresses (randomized WiFi, private BLE) leave only per-window counts.
- * Pure: observations in, closed windows out; the caller decides when time has moved on.
+ * another day's key. Ephemeral addresses (randomized WiFi, private BLE) leave only per-window counts:
+ * distinct addresses, and the estimated devices behind them (present, arriving), which is what counts
+ * people on today's phones. Pure: observations in, closed windows out; the caller decides when time
+ * has moved on.
  */
 import { ADDRESS_CLASS_NAMES, Source, isEphemeral, type Observation } from '../decode/observation.js';
+import { ESTIMATOR_VERSION, EphemeralDeviceEstimator, type WindowEstimate } from '../estimate/device-estimator.js';
 
 export interface Sighting {
   cid: string;
@@ -34,6 +37,8 @@ export interface ClosedWindow {
   end: number;
   sightings: Sighting[];
   ephemeral: EphemeralCount[];
+  /** Devices behind the ephemeral addresses, estimated (counts only, never a device). */
+  estimate: WindowEstimate & { method: string };
 }
 
 interface Agg {
@@ -60,6 +65,8 @@ export class SightingAggregator {
   private readonly open = new Map<string, OpenWindow>();
   /** Latest observation time seen: windows that ended more than `lateMs` before it are complete. */
   private watermark = -Infinity;
+  /** One estimator across windows: a device that stays is one arrival, not one per window. */
+  private readonly estimator = new EphemeralDeviceEstimator();
 
   constructor(
     private readonly windowMs = 60_000,
@@ -93,6 +100,7 @@ export class SightingAggregator {
       if (!e) w.ephemeral.set(ek, (e = { devices: new Set(), frames: 0, source, cls }));
       e.devices.add(o.mac);
       e.frames++;
+      this.estimator.add(o);
       return;
     }
     const k = `${id}|${source}`;
@@ -127,7 +135,10 @@ export class SightingAggregator {
       this.open.delete(key);
       out.push(close(w));
     }
-    return out.sort((a, b) => a.start - b.start);
+    out.sort((a, b) => a.start - b.start);
+    // In time order: the estimator attributes each device to the window it arrived in.
+    for (const w of out) w.estimate = { method: ESTIMATOR_VERSION, ...rounded(this.estimator.closeWindow(w.end)) };
+    return out;
   }
 
   get openWindows(): number {
@@ -144,5 +155,12 @@ function close(w: OpenWindow): ClosedWindow {
     return a.s;
   });
   const ephemeral = [...w.ephemeral.values()].map((e) => ({ source: e.source, addressClass: e.cls, devices: e.devices.size, frames: e.frames }));
-  return { epoch: w.epoch, start: w.start, end: w.end, sightings, ephemeral };
+  const none = { present: 0, arrivals: 0 };
+  return { epoch: w.epoch, start: w.start, end: w.end, sightings, ephemeral, estimate: { method: ESTIMATOR_VERSION, wifi: none, ble: none } };
+}
+
+/** Estimates are fractional; two decimals are plenty on the wire and keep sums over a day honest. */
+function rounded(e: WindowEstimate): WindowEstimate {
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { wifi: { present: r(e.wifi.present), arrivals: r(e.wifi.arrivals) }, ble: { present: r(e.ble.present), arrivals: r(e.ble.arrivals) } };
 }

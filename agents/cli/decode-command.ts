@@ -61,11 +61,13 @@ function summaryText(file: string, read: ReadResult, s: CaptureSummary): string 
     ['wifi probe requests', s.wifi.probeRequests],
     ['wifi devices: global', s.wifi.devices.global],
     ['wifi devices: randomized', s.wifi.devices.randomized],
+    ['wifi devices: estimated', s.wifi.devices.estimated],
     ['ble advertisements', s.ble.advertisements],
     ['ble devices: public', s.ble.devices.public],
     ['ble devices: random static', s.ble.devices.static],
     ['ble devices: resolvable private', s.ble.devices.rpa],
     ['ble devices: non-resolvable', s.ble.devices.nrpa],
+    ['ble devices: estimated', s.ble.devices.estimated],
     ['iBeacons', s.ble.ibeacons],
     ['Eddystone-UIDs', s.ble.eddystones],
   ];

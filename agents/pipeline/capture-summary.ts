@@ -1,9 +1,11 @@
 /**
- * The counts `omniloop decode --summary` prints: frames by outcome, and distinct devices by address class
- * and distinct beacon identities. Pure aggregation over observations; it keeps 48-bit addresses only as
- * numbers in memory for distinct counting, never writes them anywhere.
+ * The counts `omniloop decode --summary` prints: frames by outcome, distinct addresses by address class,
+ * distinct beacon identities, and the estimated number of devices (exact for stable addresses, estimated
+ * for the ephemeral ones). Pure aggregation over observations; it keeps 48-bit addresses only as numbers
+ * in memory, never writes them anywhere.
  */
 import { AddressClass, Source, type Observation } from '../decode/observation.js';
+import { ESTIMATOR_VERSION, EphemeralDeviceEstimator } from '../estimate/device-estimator.js';
 import type { PipelineCounters } from './edge-pipeline.js';
 
 export interface CaptureSummary {
@@ -14,10 +16,14 @@ export interface CaptureSummary {
   ignored: number;
   optedOut: number;
   unsupported: number;
-  wifi: { probeRequests: number; devices: { global: number; randomized: number } };
+  /** The estimator behind `devices.estimated`. */
+  estimator: string;
+  /** `devices`: distinct addresses per class; `estimated`: distinct devices, global exact + randomized estimated. */
+  wifi: { probeRequests: number; devices: { global: number; randomized: number; estimated: number } };
   ble: {
     advertisements: number;
-    devices: { public: number; static: number; rpa: number; nrpa: number };
+    /** `estimated`: distinct devices, public and static exact + private (rpa, nrpa) estimated. */
+    devices: { public: number; static: number; rpa: number; nrpa: number; estimated: number };
     ibeacons: number;
     eddystones: number;
   };
@@ -33,12 +39,16 @@ export class SummaryCollector {
   /** Phones send bursts: the same address many times in a row needs one Set insert, not one per frame. */
   private lastMac = -1;
   private lastClass = 0;
+  private readonly estimator = new EphemeralDeviceEstimator();
+  private lastTs = 0;
 
   constructor() {
     for (const cls of Object.values(AddressClass)) this.byClass[cls] = new Set();
   }
 
   add(o: Observation): void {
+    this.estimator.add(o);
+    if (o.tsMs > this.lastTs) this.lastTs = o.tsMs;
     if (o.source === Source.Wifi) this.probeRequests++;
     else this.advertisements++;
     if (o.mac !== this.lastMac || o.addressClass !== this.lastClass) {
@@ -52,6 +62,9 @@ export class SummaryCollector {
 
   result(counters: PipelineCounters, linktypes: readonly number[]): CaptureSummary {
     const n = (cls: AddressClass): number => this.byClass[cls]!.size;
+    // The whole capture is one window: closed well after its last frame, so every address is counted.
+    this.estimator.closeWindow(this.lastTs + 3_600_000);
+    const est = this.estimator.totals();
     return {
       frames: counters.frames,
       linktype: linktypes[0] ?? null,
@@ -60,13 +73,20 @@ export class SummaryCollector {
       ignored: counters.ignored,
       optedOut: counters.optedOut,
       unsupported: counters.unsupported,
+      estimator: ESTIMATOR_VERSION,
       wifi: {
         probeRequests: this.probeRequests,
-        devices: { global: n(AddressClass.WifiGlobal), randomized: n(AddressClass.WifiRandomized) },
+        devices: { global: n(AddressClass.WifiGlobal), randomized: n(AddressClass.WifiRandomized), estimated: n(AddressClass.WifiGlobal) + Math.round(est.wifi) },
       },
       ble: {
         advertisements: this.advertisements,
-        devices: { public: n(AddressClass.BlePublic), static: n(AddressClass.BleStatic), rpa: n(AddressClass.BleRpa), nrpa: n(AddressClass.BleNrpa) },
+        devices: {
+          public: n(AddressClass.BlePublic),
+          static: n(AddressClass.BleStatic),
+          rpa: n(AddressClass.BleRpa),
+          nrpa: n(AddressClass.BleNrpa),
+          estimated: n(AddressClass.BlePublic) + n(AddressClass.BleStatic) + Math.round(est.ble),
+        },
         ibeacons: this.ibeacons.size,
         eddystones: this.eddystones.size,
       },

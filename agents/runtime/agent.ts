@@ -225,9 +225,10 @@ export class Agent {
     const size = this.config.outbox.batchSize;
     const bodies: string[] = [];
     const window = { start: w.start, end: w.end, seconds: (w.end - w.start) / 1000 };
-    // One message per batchSize sightings; the ephemeral counts ride with the first.
+    // One message per batchSize sightings; the ephemeral counts and the estimate ride with the first.
     for (let i = 0; i === 0 || i < w.sightings.length; i += size) {
-      bodies.push(JSON.stringify({ window, sightings: w.sightings.slice(i, i + size), ephemeral: i === 0 ? w.ephemeral : [] }));
+      const first = i === 0;
+      bodies.push(JSON.stringify({ window, sightings: w.sightings.slice(i, i + size), ephemeral: first ? w.ephemeral : [], ...(first ? { estimate: w.estimate } : {}) }));
     }
     this.outbox.append('sightings', w.epoch, bodies);
     this.counters.windows++;

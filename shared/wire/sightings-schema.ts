@@ -39,6 +39,30 @@ export const ephemeralSchema = z
   })
   .strict();
 
+/** An estimate of devices: fractional, since it is an estimate; never a record of any one device. */
+const deviceEstimateSchema = z
+  .object({
+    /** Devices present in the window (heard, or silent for less than the method's hold time). */
+    present: z.number().min(0).max(1_000_000),
+    /** Of those, devices that arrived in this window (not continuing one of an earlier window). */
+    arrivals: z.number().min(0).max(1_000_000),
+  })
+  .strict();
+
+/**
+ * How many physical devices stood behind the window's ephemeral addresses (randomized WiFi, BLE private),
+ * estimated on the agent; absent in batches of agents that do not estimate (older ones).
+ */
+export const peopleEstimateSchema = z
+  .object({
+    method: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'a method name such as ephemeral-v1'),
+    wifi: deviceEstimateSchema,
+    ble: deviceEstimateSchema,
+  })
+  .strict();
+
+export type PeopleEstimate = z.infer<typeof peopleEstimateSchema>;
+
 /** The envelope every batch kind carries (the schema literal aside): who sent it, its id, its key epoch. */
 export const batchEnvelopeShape = {
   tenant: name,
@@ -59,6 +83,8 @@ export const sightingsBatchSchema = z
     window: z.object({ start: ms, end: ms, seconds: z.number().positive().max(86_400) }).strict(),
     sightings: z.array(sightingSchema).max(10_000),
     ephemeral: z.array(ephemeralSchema).max(64),
+    /** Rides with the first batch of a window, like `ephemeral`. */
+    estimate: peopleEstimateSchema.optional(),
   })
   .strict()
   .refine((b) => b.window.end > b.window.start, { message: 'window ends before it starts', path: ['window'] })
