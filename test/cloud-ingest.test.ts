@@ -102,7 +102,22 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(await store.stats()).toMatchObject({ batches: 2, sightings: 2, duplicates: 1, deadLetters: 0, consumerIds: 1, stores: 1 });
     const rows = await store.sightingsOfDay('acme', '2026-11-23');
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toEqual({ store: 'berlin-1', epoch: '2026-11-23', cid: CID, first: T + 1, last: T + 2, frames: 3, rssiMax: -50 });
+    expect(rows[0]).toEqual({ store: 'berlin-1', epoch: '2026-11-23', cid: CID, first: T + 1, last: T + 2, frames: 3, rssiMax: -50, source: 'wifi' });
+    await store.close();
+  });
+
+  it('keeps the window estimate of the devices behind ephemeral addresses; batches of older agents carry none', async () => {
+    const store = await backend.open('estimates');
+    const estimate = { method: 'ephemeral-v2', wifi: { present: 3.5, arrivals: 1.25 }, ble: { present: 2, arrivals: 0 } };
+    expect(await ingestMessage(store, TOPIC, buf(batch(1, { estimate })))).toBe('stored');
+    expect(await ingestMessage(store, TOPIC, buf(batch(1, { estimate })))).toBe('duplicate'); // stored once
+    expect(await ingestMessage(store, TOPIC, buf(batch(2)))).toBe('stored'); // no estimate: still a batch
+    expect(await ingestMessage(store, TOPIC, buf(batch(3, { estimate: { ...estimate, wifi: { present: -1, arrivals: 0 } } })))).toBe('dead');
+    expect(await ingestMessage(store, TOPIC, buf(batch(4, { estimate: { ...estimate, addresses: ['f0:18:98:01:02:03'] } })))).toBe('dead'); // nothing but counts
+    expect(await store.estimatesOfDay('acme', '2026-11-23')).toEqual([
+      { store: 'berlin-1', agent: 'ap-1', epoch: '2026-11-23', start: T, end: T + 60_000, method: 'ephemeral-v2', wifiPresent: 3.5, wifiArrivals: 1.25, blePresent: 2, bleArrivals: 0 },
+    ]);
+    expect(await store.estimatesOfDay('acme', '2026-11-23', 'paris-1')).toEqual([]);
     await store.close();
   });
 
@@ -300,7 +315,7 @@ async function downgradeBatchKey(backendName: string, name: string): Promise<voi
     db.exec(`CREATE TABLE b3 (batch_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, epoch TEXT NOT NULL,
                window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, sightings INTEGER NOT NULL, received_ms INTEGER NOT NULL);
              INSERT INTO b3 SELECT * FROM batches; DROP TABLE batches; ALTER TABLE b3 RENAME TO batches;
-             DROP TABLE optout; PRAGMA user_version = 3;`);
+             DROP TABLE optout; DROP TABLE estimates; PRAGMA user_version = 3;`);
     db.close();
     return;
   }

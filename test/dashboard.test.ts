@@ -95,7 +95,7 @@ function nextSeq(store: string): number {
 }
 
 /** Visits cut into the agents' 5-minute windows, one sightings batch per store and window, as agents send them. */
-async function ingestVisits(cloud: SqliteCloudStore, day: string, visits: Visit[]): Promise<void> {
+async function ingestVisits(cloud: SqliteCloudStore, day: string, visits: Visit[], withEstimate = true): Promise<void> {
   const batches = new Map<string, { store: string; wStart: number; sightings: unknown[] }>();
   for (const v of visits) {
     for (let w = Math.floor(v.start / WINDOW_MS) * WINDOW_MS; w <= v.end; w += WINDOW_MS) {
@@ -119,6 +119,8 @@ async function ingestVisits(cloud: SqliteCloudStore, day: string, visits: Visit[
       window: { start: b.wStart, end: b.wStart + WINDOW_MS, seconds: WINDOW_MS / 1000 },
       sightings: b.sightings,
       ephemeral: [{ source: 'wifi', addressClass: 'randomized', devices: 12, frames: 80 }],
+      // The agent's estimate of the phones behind those 12 addresses: half a new one per window.
+      ...(withEstimate ? { estimate: { method: 'ephemeral-v1', wifi: { present: 3, arrivals: 0.5 }, ble: { present: 1, arrivals: 0.25 } } } : {}),
     };
     expect(await ingestMessage(cloud, `omniloop/v1/${TENANT}/${b.store}/ap-1/sightings`, buf(batch))).toBe('stored');
   }
@@ -339,6 +341,13 @@ describe('HQ dashboard', () => {
     }
     expect(await page.locator('#kpi-agents').textContent()).toBe('2 / 3');
     expect(await page.locator('#kpi-visitors').textContent()).toMatch(/^\d[\d,]*$/);
+    // The headline is people heard, estimated for every phone: more than the known ones, and said so.
+    const day = (await (await fetch(`http://127.0.0.1:${port}/v1/footfall?tenant=${TENANT}&day=${DAYS[1]}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { stores: { people: { estimated: number; known: number } }[] };
+    const people = day.stores.reduce((a, s) => a + s.people.estimated, 0);
+    const known = day.stores.reduce((a, s) => a + s.people.known, 0);
+    expect(people).toBeGreaterThan(known);
+    expect(await page.locator('#kpi-people').textContent()).toBe(people.toLocaleString('en-US'));
+    expect(await page.locator('#kpi-people-sub').textContent()).toBe(`heard, inside and passing · ${known.toLocaleString('en-US')} known by Consumer-ID (${Math.round((100 * known) / people)} %)`);
 
     // Segments come with a later route: without it (404) the card stays hidden, with it the card shows its bars.
     const segments = await fetch(`http://127.0.0.1:${port}/v1/segments?tenant=${TENANT}`, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -368,7 +377,7 @@ describe('HQ dashboard', () => {
     const hour23 = () => chartOption(page, 'chart-footfall').then((o) => o.series.find((s: { id: string }) => s.id === 'berlin-1').data[23]);
     expect(await hour23()).toBe(0);
     const late = Array.from({ length: 8 }, (_, i) => ({ store: 'berlin-1', cid: cidOf(DAYS[1], 9000 + i), start: local(DAYS[1], 23, 2), end: local(DAYS[1], 23, 30), rssi: -55 }));
-    await ingestVisits(cloud, DAYS[1], late);
+    await ingestVisits(cloud, DAYS[1], late, false); // an older agent: no estimate, the known phones alone
     await ingestMessage(cloud, `omniloop/v1/${TENANT}/munich-1/ap-1/status`, buf({ state: 'online', timezone: TZ, outbox: { rows: 5, oldestAgeSeconds: 30 } }));
     await expect.poll(hour23, { timeout: 8_000, interval: 200 }).toBe(8);
     await page.waitForSelector('#agents-table tr[data-agent="munich-1/ap-1"][data-state="online"]', { timeout: 8_000 });

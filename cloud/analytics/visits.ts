@@ -13,6 +13,8 @@ export interface SightingRow {
   last: number;
   frames: number;
   rssiMax: number | null;
+  /** Where the row says (a day's rows do; the people estimate counts known phones by WiFi). */
+  source?: 'wifi' | 'ble';
 }
 
 export interface Visit {

@@ -89,7 +89,9 @@ export function configureCloud(cloud: Command): void {
       if (flags.json) return printJson({ tenant: flags.tenant, day: flags.day, k, stores: figures });
       if (!figures.length) return notice(`no sightings for ${flags.tenant} on ${flags.day}`);
       const show = (n: number | null) => (n === null ? `<${k}` : n);
-      printLine(formatTable(['store', 'visitors', 'passers-by', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
+      const share = (x: number | null) => (x === null ? '-' : `${Math.round(100 * x)} %`);
+      printLine(formatTable(['store', 'people (estimated)', 'known', 'known share', 'visitors (known)', 'passers-by (known)', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.people.estimated), show(f.people.known), share(f.people.knownShare), show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
+      printLine('people: every phone heard, inside and passing, estimated where it randomizes its address; visitors, passers-by, dwell and cross-store: the phones known by a stable address only.');
     });
   addIdentifierOptions(cloud.command('profile').description('one anonymous profile: its hashed identifiers, days, stores, visits and consent'))
     .action(async (profile: string | undefined, flags: IdentifierFlags & { config: string; json?: boolean }) => {

@@ -172,9 +172,9 @@
   function drawFootfall(f) {
     const stores = f?.stores ?? [];
     const zones = [...new Set(stores.map((s) => s.timezone))];
-    $('footfall-sub').textContent = `unique visitors per hour · ${zones.length === 1 ? `local time, ${zones[0]}` : 'store-local time'} · gaps: fewer than ${state.k}`;
+    $('footfall-sub').textContent = `people arriving per hour, estimated (every phone, known or randomizing) · ${zones.length === 1 ? `local time, ${zones[0]}` : 'store-local time'} · gaps: fewer than ${state.k}`;
     // Hours where every store was closed (all zero) at either end of the day are left off the axis.
-    const active = HOURS.map((_, h) => stores.some((s) => s.footfallByHour[h] !== 0));
+    const active = HOURS.map((_, h) => stores.some((s) => s.people.arrivalsByHour[h] !== 0));
     const first = active.indexOf(true);
     const last = active.lastIndexOf(true);
     draw('chart-footfall', {
@@ -200,7 +200,7 @@
           ]),
         },
         emphasis: { focus: 'series' },
-        data: s.footfallByHour,
+        data: s.people.arrivalsByHour,
       })),
     });
     empty('card-footfall', !stores.length);
@@ -451,6 +451,14 @@
       $(id).textContent = text;
       $(id).title = title;
     };
+    set('kpi-people', sumOf(stores.map((s) => s.people.estimated)));
+    // The headline is every phone heard; the share known by a stable address says how much of it the
+    // visitor, dwell and profile figures (known phones only) stand on. Shown only when nothing is hidden.
+    const known = sumOf(stores.map((s) => s.people.known));
+    const whole = stores.every((s) => s.people.estimated !== null && s.people.known !== null);
+    const heard = stores.reduce((a, s) => a + (s.people.estimated ?? 0), 0);
+    const share = whole && heard > 0 ? ` (${Math.round((100 * stores.reduce((a, s) => a + s.people.known, 0)) / heard)} %)` : '';
+    $('kpi-people-sub').textContent = stores.length ? `heard, inside and passing · ${known.text} known by Consumer-ID${share}` : 'no data';
     set('kpi-visitors', sumOf(stores.map((s) => s.uniqueVisitors)));
     set('kpi-passers', sumOf(stores.map((s) => s.passersBy)));
     $('kpi-visitors-sub').textContent = stores.length ? `${stores.length} store${stores.length > 1 ? 's' : ''} · ${dayLabel(state.day, { day: 'numeric', month: 'short' })}` : 'no visits';

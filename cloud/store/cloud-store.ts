@@ -35,6 +35,20 @@ export interface DeadLetter {
   receivedMs: number;
 }
 
+/** One window's estimate of the devices behind ephemeral addresses, as an agent sent it. */
+export interface EstimateRow {
+  store: string;
+  agent: string;
+  epoch: string;
+  start: number;
+  end: number;
+  method: string;
+  wifiPresent: number;
+  wifiArrivals: number;
+  blePresent: number;
+  bleArrivals: number;
+}
+
 /** Asynchronous, so that SQLite (synchronous underneath) and PostgreSQL share one interface. */
 export interface CloudStore {
   /** One batch in one transaction; a batch id seen before from the same store changes nothing and says 'duplicate'. */
@@ -73,6 +87,8 @@ export interface CloudStore {
   tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]>;
   /** Every sighting of a tenant's store-day (optionally one store), for the analytics. */
   sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]>;
+  /** Every window estimate of a tenant's store-day (optionally one store), for the people figures. */
+  estimatesOfDay(tenant: string, epoch: string, store?: string): Promise<EstimateRow[]>;
   /** Every sighting of the given devices, each a Consumer-ID of one store-day (segments: only what is asked). */
   sightingsOfCids(tenant: string, keys: readonly { epoch: string; cid: string }[]): Promise<SightingRow[]>;
   /**

@@ -10,9 +10,9 @@ import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
-import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const ddl = (s: string) => `
   CREATE SCHEMA IF NOT EXISTS ${s};
@@ -37,6 +37,10 @@ const ddl = (s: string) => `
   CREATE INDEX IF NOT EXISTS edges_by_tenant ON ${s}.edges (tenant);
   CREATE TABLE IF NOT EXISTS ${s}.suppressed (digest text PRIMARY KEY, erased_ms bigint NOT NULL);
   CREATE TABLE IF NOT EXISTS ${s}.optout (tenant text NOT NULL, token text NOT NULL, added_ms bigint NOT NULL, PRIMARY KEY (tenant, token));
+  CREATE TABLE IF NOT EXISTS ${s}.estimates (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL, epoch text NOT NULL,
+    window_start bigint NOT NULL, window_end bigint NOT NULL, method text NOT NULL, wifi_present real NOT NULL, wifi_arrivals real NOT NULL,
+    ble_present real NOT NULL, ble_arrivals real NOT NULL);
+  CREATE INDEX IF NOT EXISTS estimates_by_day ON ${s}.estimates (tenant, epoch, store);
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
 
 export class PostgresCloudStore implements CloudStore {
@@ -61,6 +65,8 @@ export class PostgresCloudStore implements CloudStore {
           await c.query(`ALTER TABLE ${schema}.batches DROP CONSTRAINT batches_pkey, ADD PRIMARY KEY (tenant, store, batch_id);
                          UPDATE ${schema}.meta SET value = '2' WHERE key = 'schema_version'`);
         }
+        // Version 3 added the estimates table, which the DDL above creates where it is missing.
+        if (v < 3) await c.query(`UPDATE ${schema}.meta SET value = '3' WHERE key = 'schema_version'`);
       } finally {
         await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
         c.release();
@@ -90,6 +96,10 @@ export class PostgresCloudStore implements CloudStore {
       }
       for (const e of b.ephemeral) {
         await c.query(`INSERT INTO ${s}.ephemeral VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, [b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames]);
+      }
+      const est = b.estimate;
+      if (est) {
+        await c.query(`INSERT INTO ${s}.estimates VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`, [b.batchId, b.tenant, b.store, b.agent, b.epoch, w.start, w.end, est.method, est.wifi.present, est.wifi.arrivals, est.ble.present, est.ble.arrivals]);
       }
     });
   }
@@ -252,10 +262,19 @@ export class PostgresCloudStore implements CloudStore {
 
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
     const r = await this.pool.query(
-      `SELECT store, epoch, cid, first_ms, last_ms, frames, rssi_max FROM ${this.s}.sightings WHERE tenant = $1 AND epoch = $2${store ? ' AND store = $3' : ''}`,
+      `SELECT store, epoch, cid, first_ms, last_ms, frames, rssi_max, source FROM ${this.s}.sightings WHERE tenant = $1 AND epoch = $2${store ? ' AND store = $3' : ''}`,
       store ? [tenant, epoch, store] : [tenant, epoch],
     );
-    return r.rows.map((x) => ({ store: x.store, epoch: x.epoch, cid: x.cid, first: Number(x.first_ms), last: Number(x.last_ms), frames: x.frames, rssiMax: x.rssi_max }));
+    return r.rows.map((x) => ({ store: x.store, epoch: x.epoch, cid: x.cid, first: Number(x.first_ms), last: Number(x.last_ms), frames: x.frames, rssiMax: x.rssi_max, source: x.source }));
+  }
+
+  async estimatesOfDay(tenant: string, epoch: string, store?: string): Promise<EstimateRow[]> {
+    const r = await this.pool.query(
+      `SELECT store, agent, epoch, window_start, window_end, method, wifi_present, wifi_arrivals, ble_present, ble_arrivals FROM ${this.s}.estimates
+       WHERE tenant = $1 AND epoch = $2${store ? ' AND store = $3' : ''} ORDER BY window_start`,
+      store ? [tenant, epoch, store] : [tenant, epoch],
+    );
+    return r.rows.map((x) => ({ store: x.store, agent: x.agent, epoch: x.epoch, start: Number(x.window_start), end: Number(x.window_end), method: x.method, wifiPresent: x.wifi_present, wifiArrivals: x.wifi_arrivals, blePresent: x.ble_present, bleArrivals: x.ble_arrivals }));
   }
 
   async sightingsOfCids(tenant: string, keys: readonly { epoch: string; cid: string }[]): Promise<SightingRow[]> {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
 import { redact } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
-import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
@@ -42,6 +42,11 @@ const MIGRATIONS = [
    DROP TABLE batches;
    ALTER TABLE batches_v4 RENAME TO batches;`,
   `CREATE TABLE optout (tenant TEXT NOT NULL, token TEXT NOT NULL, added_ms INTEGER NOT NULL, PRIMARY KEY (tenant, token));`,
+  // Agents estimate the devices behind ephemeral addresses per window (issue 12).
+  `CREATE TABLE estimates (batch_id TEXT NOT NULL, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL, epoch TEXT NOT NULL,
+     window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, method TEXT NOT NULL, wifi_present REAL NOT NULL,
+     wifi_arrivals REAL NOT NULL, ble_present REAL NOT NULL, ble_arrivals REAL NOT NULL);
+   CREATE INDEX estimates_by_day ON estimates (tenant, epoch, store);`,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -49,6 +54,7 @@ export class SqliteCloudStore implements CloudStore {
   private readonly insertBatch: Database.Statement;
   private readonly insertSighting: Database.Statement;
   private readonly insertEphemeral: Database.Statement;
+  private readonly insertEstimate: Database.Statement;
   private readonly bump: Database.Statement;
   private readonly ingestTx: Database.Transaction<(b: SightingsBatch, ms: number) => IngestOutcome>;
   private readonly isSuppressed: Database.Statement;
@@ -69,6 +75,7 @@ export class SqliteCloudStore implements CloudStore {
       'INSERT INTO sightings (batch_id, tenant, store, agent, epoch, cid, source, address_class, first_ms, last_ms, frames, rssi_max, rssi_mean, beacon_type, beacon_cid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertEphemeral = db.prepare('INSERT INTO ephemeral VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertEstimate = db.prepare('INSERT INTO estimates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.isSuppressed = db.prepare('SELECT 1 FROM suppressed WHERE digest = ?');
     const anySuppressed = db.prepare('SELECT EXISTS (SELECT 1 FROM suppressed) AS n').pluck();
     this.bump = db.prepare('INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1');
@@ -86,6 +93,8 @@ export class SqliteCloudStore implements CloudStore {
         this.insertSighting.run(b.batchId, b.tenant, b.store, b.agent, b.epoch, s.cid, s.source, s.addressClass, s.first, s.last, s.frames, s.rssiMax, s.rssiMean, s.beacon?.type ?? null, s.beacon?.cid ?? null);
       }
       for (const e of b.ephemeral) this.insertEphemeral.run(b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames);
+      const est = b.estimate;
+      if (est) this.insertEstimate.run(b.batchId, b.tenant, b.store, b.agent, b.epoch, w.start, w.end, est.method, est.wifi.present, est.wifi.arrivals, est.ble.present, est.ble.arrivals);
       return 'stored';
     });
     const insertEdge = db.prepare('INSERT INTO edges (tenant, a, b, ts, batch_id, store, marketing) VALUES (?, ?, ?, ?, ?, ?, ?)');
@@ -201,9 +210,15 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
-    const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax FROM sightings
+    const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax, source FROM sightings
                  WHERE tenant = ? AND epoch = ?${store ? ' AND store = ?' : ''}`;
     return this.db.prepare(sql).all(...(store ? [tenant, epoch, store] : [tenant, epoch])) as SightingRow[];
+  }
+
+  async estimatesOfDay(tenant: string, epoch: string, store?: string): Promise<EstimateRow[]> {
+    const sql = `SELECT store, agent, epoch, window_start AS start, window_end AS "end", method, wifi_present AS wifiPresent, wifi_arrivals AS wifiArrivals,
+                 ble_present AS blePresent, ble_arrivals AS bleArrivals FROM estimates WHERE tenant = ? AND epoch = ?${store ? ' AND store = ?' : ''} ORDER BY window_start`;
+    return this.db.prepare(sql).all(...(store ? [tenant, epoch, store] : [tenant, epoch])) as EstimateRow[];
   }
 
   async sightingsOfCids(tenant: string, keys: readonly { epoch: string; cid: string }[]): Promise<SightingRow[]> {
