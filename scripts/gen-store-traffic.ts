@@ -4,13 +4,21 @@
  * every store gets one pcapng per period (WiFi radiotap on interface 0, BLE LL with PHDR on interface 1),
  * plus the identify events its tills and captive portal would send, which stay in memory.
  *
- * Two steps: `planTraffic` (pure) decides who is where and when — a person's day depends only on
- * (seed, person, local date), so periods cut the same calendar and the same phone keeps its address in
- * every store and on every day; `generateStoreTraffic` turns the plan into frames, file by file.
+ * The phones behave as today's phones do (scripts/lib/phone-models.ts): each person carries one phone
+ * model, and nearly every phone probes with randomized addresses that rotate per burst (iOS) or per scan
+ * (Android), the sequence number restarting with each new address; only a few percent of the phones
+ * (`globalShare`, old ones) probe with their global address. Phones and smartwatches advertise over BLE
+ * with resolvable private addresses rotating every 5-15 minutes; fitness bands and the stores' beacons
+ * keep one address.
  *
- * Frame budget: bursts every 20-90 s and BLE sampled every ~10 s while inside; staff devices (present
- * all day) and the stores' beacons are sampled sparsely, so 3 stores x 1,200 customers x 14 days stays
- * far under 300k frames and a replay at max speed takes seconds.
+ * Two steps: `planTraffic` (pure) decides who is where and when — a person's day depends only on
+ * (seed, person, local date), so periods cut the same calendar and a phone with a global address keeps
+ * it in every store and on every day; `generateStoreTraffic` turns the plan into frames, file by file.
+ *
+ * Frame budget: bursts every 20 s to a couple of minutes while the screen is on and every 1.5-5 minutes
+ * while idle, phones' BLE sampled every ~30 s and wearables' every ~20 s while inside; staff devices
+ * (present all day) and the stores' beacons are sampled sparsely, so 3 stores x 1,200 customers x 14
+ * days stays far under 300k frames and a replay at max speed takes seconds.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +26,7 @@ import { LinkType } from '../agents/capture/record.js';
 import { macToBytes } from '../agents/decode/observation.js';
 import { PcapngWriter } from './lib/capture-writer.js';
 import { adEddystoneUid, adFlags, adIBeacon, adStructure, bleAdvPdu, bleLlPacket, blePhdr, concat, probeRequest, radiotapHeader } from './lib/frames.js';
+import { GLOBAL_MODELS, PHONE_MODELS, RANDOMIZING_MODELS, WEARABLES, type BleProfile } from './lib/phone-models.js';
 import { mulberry32 } from './lib/prng.js';
 
 // ------------------------------------------------------------------ the interface
@@ -47,7 +56,14 @@ export interface TrafficOptions {
   busy?: boolean;
   /** Local weekdays the stores are closed (0 = Sunday); default [0]. Passers-by still walk past. */
   closedWeekdays?: number[];
+  /**
+   * Share of phones that probe with their global address (old phones), default 0.04 (DEFAULT_GLOBAL_SHARE);
+   * every other phone randomizes. The opted-out customers always do (on top of the share).
+   */
+  globalShare?: number;
 }
+
+export const DEFAULT_GLOBAL_SHARE = 0.04;
 
 export interface IdentifyEvent {
   tsMs: number;
@@ -70,6 +86,44 @@ export interface StoreTraffic {
   identifies: IdentifyEvent[];
   /** Of `frames`, deliberately malformed (the decoder must count exactly these). */
   malformed?: number;
+}
+
+/**
+ * What a retail analyst compares with a door counter, for one store on one local date (the calendar
+ * date in the stores' time zone, midnight to midnight). Counted from the frames written (malformed
+ * ones aside) over every period: a person is present on a store-day when at least one frame of theirs
+ * was written in that store on that date. Opted-out customers are counted (they are there).
+ */
+export interface StoreDayTruth {
+  /** Distinct customers present (people, not phones or addresses): visitors + passersBy. Staff apart. */
+  people: number;
+  /** Customers who came inside. */
+  visitors: number;
+  /** Customers who only walked past the shop window. */
+  passersBy: number;
+  /** Staff members present (not in `people`). */
+  staff: number;
+  /** Of `people`, those whose phone probed with a global (stable) address. */
+  globalPhones: number;
+  /**
+   * Phones heard over WiFi (customers and staff with at least one probe request written): what the
+   * agents' people estimate counts. Opted-out phones included (the agents drop them).
+   */
+  wifiPhones: number;
+  /**
+   * Distinct WiFi source addresses written (staff phones included): the naive count of a capture —
+   * every randomized address counts, so it is far above `people`.
+   */
+  wifiAddresses: number;
+  /**
+   * Distinct BLE advertiser addresses written: phones' and watches' rotating private addresses, fitness
+   * bands, staff devices, and the store's three beacons.
+   */
+  bleAddresses: number;
+  /** Visitors by the local hour (0-23) of their first frame on the date: they sum to `visitors`. */
+  arrivalsByHour: number[];
+  /** Passers-by by the local hour of their first frame on the date: they sum to `passersBy`. */
+  passersByHour: number[];
 }
 
 /**
@@ -100,6 +154,11 @@ export interface TrafficTruth {
   identifies?: number;
   /** Customers whose identify events carry both consent values (they changed their mind). */
   consentChanges?: number;
+  /**
+   * Per store name, then per local date (YYYY-MM-DD): people present against addresses written, e.g.
+   * `truth.people['berlin-1']['2026-11-21'].arrivalsByHour[12]`. Only store-days with a frame written.
+   */
+  people: Record<string, Record<string, StoreDayTruth>>;
 }
 
 // ------------------------------------------------------------------ constants
@@ -107,6 +166,7 @@ export interface TrafficTruth {
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
+const QUARTER = 15 * MIN;
 /** Periods up to this long are "live" runs that `busy` compresses. */
 export const BUSY_MAX_MS = 2 * HOUR;
 const OPEN_MS = 9 * HOUR;
@@ -126,7 +186,8 @@ const CHANNELS = [1, 6, 11];
 const BLE_RF = [0, 12, 39]; // RF channel numbers of advertising channels 37, 38, 39
 const BEACON_UUID = 'b9407f30f5f8466eaff925556b57fe6d';
 const EDDYSTONE_NS = 'edd1ebeac04e5defa017';
-const BLE_COMPANIES = [0x004c, 0x0075, 0x0087, 0x027d, 0x0006, 0x00e0];
+/** Share of people with a watch or a fitness band. */
+const WEARABLE_SHARE = 0.25;
 
 export type Kind = 'regular' | 'occasional' | 'multiStore' | 'passerBy' | 'staff';
 const KINDS: Kind[] = ['regular', 'occasional', 'multiStore', 'passerBy', 'staff'];
@@ -138,9 +199,14 @@ export interface Person {
   home: number;
   /** Stores this person shops in (home first). */
   stores: number[];
-  /** Stable global phone address, or null when the phone randomizes (a new address per visit). */
+  /** The phone: an index into PHONE_MODELS. */
+  model: number;
+  /** Stable global phone address, or null when the phone randomizes (rotating addresses). */
   globalMac: number | null;
-  ble: { mac: number; public: boolean; company: number; payload: number[]; pdu: number } | null;
+  /** The phone's own BLE advertising (rotating resolvable private addresses), or null. */
+  phoneBle: BleDevice | null;
+  /** A smartwatch (rotating addresses) or a fitness band (one stable address), or null. */
+  wearable: (BleDevice & { model: number }) | null;
   /** Chance of a visit per open day (shoppers) or of walking past on a day (passers-by). */
   rate: number;
   email: string;
@@ -150,13 +216,32 @@ export interface Person {
   consent: boolean;
   /**
    * Chance that a visit ends with an identify event. Habit, not dice: some 15% are card users who
-   * identify at about every other visit (so their days stitch into one profile), the rest rarely; the
-   * mean is ~8% of visits for a stable phone, ~2% for a randomized one (which then needs two identifiers).
+   * identify at about every other visit with a stable phone (so their days stitch into one profile) or
+   * every fourth with a randomized one (which then needs two identifiers), the rest rarely; the mean is
+   * ~8% of visits for a stable phone, ~4% for a randomized one.
    */
   identifyRate: number;
   optedOut: boolean;
-  /** Probes for a known network by name, not only wildcard. */
+  /** Probes for a known network by name, not only wildcard (only old phones with a global address). */
   directed: boolean;
+}
+
+/** A BLE advertiser and the payload shape it keeps (the contents rotate with a private address). */
+export interface BleDevice {
+  company: number;
+  mfgType: number;
+  /** Manufacturer data bytes after the company id. */
+  mfgLen: number;
+  txPower: number | null;
+  flags: number;
+  pdu: number;
+  /** A private address lives this long; [Infinity, Infinity] for a stable one. */
+  rotateMs: [number, number];
+  /** The stable address (public or static), null when it rotates. */
+  mac: number | null;
+  public: boolean;
+  /** A stable device's manufacturer data (after the type byte); null when it rotates. */
+  payload: number[] | null;
 }
 
 export interface Stay {
@@ -167,12 +252,15 @@ export interface Stay {
   end: number;
   /** Local date number (days since 1970-01-01 in the zone). */
   day: number;
-  /** The WiFi address of this stay: the phone's global one, or a fresh randomized one. */
-  wifiMac: number;
   /** Frame-level randomness of this stay alone, so cutting periods never changes its frames. */
   seed: number;
-  probeMs: [number, number];
+  /** Between bursts with the screen on, and idle (ms), and the share of bursts with the screen on. */
+  screenOnMs: [number, number];
+  idleMs: [number, number];
+  screenOn: number;
+  /** How often the phone's and the wearable's advertisements are sampled (ms). */
   bleMs: number;
+  wearMs: number;
   rssi: [number, number];
   /** Guarantee one close burst (at the shelf or till): a short busy visit still counts as a visitor. */
   closeBurst: boolean;
@@ -222,14 +310,27 @@ function dwellMs(r: () => number): number {
   return uniform(r, 4, 5) * MIN;
 }
 
+/** The five low bytes of an address: two draws, as one carries only 32 random bits. */
+const low40 = (r: () => number) => Math.floor(r() * 2 ** 20) * 2 ** 20 + Math.floor(r() * 2 ** 20);
+
 /** A unicast, globally administered address (vendor OUI style). */
 function globalMac(r: () => number): number {
-  return (int(r, 0, 63) << 2) * 2 ** 40 + Math.floor(r() * 2 ** 40);
+  return (int(r, 0, 63) << 2) * 2 ** 40 + low40(r);
 }
 
 /** A unicast, locally administered (randomized) address. */
 function randomizedMac(r: () => number): number {
-  return ((int(r, 0, 63) << 2) | 0x02) * 2 ** 40 + Math.floor(r() * 2 ** 40);
+  return ((int(r, 0, 63) << 2) | 0x02) * 2 ** 40 + low40(r);
+}
+
+/** A BLE random static address (top bits 11): a fitness band's or a beacon's, stable. */
+function staticMac(r: () => number): number {
+  return (0xc0 | int(r, 0, 63)) * 2 ** 40 + low40(r);
+}
+
+/** A BLE resolvable private address (top bits 01: prand with the hash of an IRK): rotates. */
+function rpaMac(r: () => number): number {
+  return (0x40 | int(r, 0, 63)) * 2 ** 40 + low40(r);
 }
 
 export function macText(mac: number): string {
@@ -259,6 +360,23 @@ class Zone {
     return Math.floor((ms + this.offsetAt(ms)) / DAY);
   }
 
+  private readonly quarters = new Map<number, number>();
+
+  /**
+   * Local hours since 1970-01-01 00:00 local of an instant (date number = / 24, hour = % 24), exact and
+   * cheap: every zone's offset today is a multiple of 15 minutes and changes on a 15-minute UTC boundary, so
+   * the local hour is the same all through a UTC quarter-hour, asked of Intl once.
+   */
+  localHours(ms: number): number {
+    const q = Math.floor(ms / QUARTER);
+    let h = this.quarters.get(q);
+    if (h === undefined) {
+      const t = q * QUARTER;
+      this.quarters.set(q, (h = Math.floor((t + this.offsetAt(t)) / HOUR)));
+    }
+    return h;
+  }
+
   /**
    * The instant of local time-of-day `t` on date `day`. The offset is the one at local noon: on a DST
    * change day it is wrong only between midnight and 03:00, when nobody is near a store.
@@ -277,9 +395,10 @@ class Zone {
 // ------------------------------------------------------------------ population
 
 /** The population: the same for every store and period of a seed. */
-export function buildPopulation(o: Pick<TrafficOptions, 'stores' | 'customers' | 'seed'>): Person[] {
+export function buildPopulation(o: Pick<TrafficOptions, 'stores' | 'customers' | 'seed' | 'globalShare'>): Person[] {
   const r = mulberry32(mix(o.seed, 0x9e0));
   const nStores = o.stores.length;
+  const globalShare = o.globalShare ?? DEFAULT_GLOBAL_SHARE;
   const staffPerStore = o.customers >= 40 * nStores ? 2 : o.customers >= 10 * nStores ? 1 : 0;
   const used = new Set<number>();
   const unique = (make: () => number) => {
@@ -288,6 +407,8 @@ export function buildPopulation(o: Pick<TrafficOptions, 'stores' | 'customers' |
     used.add(m);
     return m;
   };
+  const randomShares = RANDOMIZING_MODELS.map((i) => PHONE_MODELS[i]!.share);
+  const globalShares = GLOBAL_MODELS.map((i) => PHONE_MODELS[i]!.share);
   const people: Person[] = [];
   for (let i = 0; i < o.customers; i++) {
     const id = i + 1;
@@ -311,9 +432,20 @@ export function buildPopulation(o: Pick<TrafficOptions, 'stores' | 'customers' |
         if (!stores.includes(s)) stores.push(s);
       }
     }
-    const global = r() < 0.3;
-    const hasBle = r() < 0.35;
-    const blePublic = r() < 0.4;
+    const global = r() < globalShare;
+    const model = global ? GLOBAL_MODELS[pickWeighted(r, globalShares)]! : RANDOMIZING_MODELS[pickWeighted(r, randomShares)]!;
+    const m = PHONE_MODELS[model]!;
+    const phoneBle = m.ble && r() < m.bleShare ? bleDevice(r, m.ble, null) : null;
+    let wearable: Person['wearable'] = null;
+    if (r() < WEARABLE_SHARE) {
+      // Watches go with their phones; anyone may wear a band.
+      const u = r();
+      const watch = m.id.startsWith('iphone') ? (u < 0.55 ? 'apple-watch' : null) : m.id.startsWith('galaxy') ? (u < 0.4 ? 'galaxy-watch' : null) : null;
+      const wi = watch ? WEARABLES.findIndex((w) => w.id === watch) : WEARABLES.findIndex((w) => w.address !== 'rpa') + int(r, 0, WEARABLES.filter((w) => w.address !== 'rpa').length - 1);
+      const w = WEARABLES[wi]!;
+      const mac = w.address === 'public' ? unique(() => globalMac(r)) : w.address === 'static' ? unique(() => staticMac(r)) : null;
+      wearable = { ...bleDevice(r, w.ble, mac), public: w.address === 'public', model: wi };
+    }
     const rate =
       kind === 'regular' ? uniform(r, 2, 4) / 6 // 2-4 visits a week over six open days
       : kind === 'multiStore' ? uniform(r, 1.5, 3) / 6
@@ -325,35 +457,61 @@ export function buildPopulation(o: Pick<TrafficOptions, 'stores' | 'customers' |
       kind,
       home,
       stores,
+      model,
       globalMac: global ? unique(() => globalMac(r)) : null,
-      ble: null,
+      phoneBle,
+      wearable,
       rate,
       email: `customer-${id}@example.com`,
       consent: r() < 0.7,
       identifyRate: 0,
       optedOut: false,
-      directed: r() < 0.2,
+      // Randomized probes carry only the wildcard SSID; some old phones still ask for known networks.
+      directed: r() < 0.2 && global,
     };
     // Distinct by construction: id times a prime, modulo a range the prime does not divide.
     if (r() < 0.5) p.phone = `+49 30 ${1_000_000 + ((id * 7919) % 9_000_000)}`;
     if (r() < 0.6) p.loyaltyId = `OL-${10_000_000 + ((id * 104_729) % 90_000_000)}`;
-    const cardUser = r() < 0.15;
-    if (kind !== 'staff' && kind !== 'passerBy') p.identifyRate = global ? (cardUser ? 0.45 : 0.015) : p.loyaltyId || p.phone ? (cardUser ? 0.1 : 0.006) : 0;
-    if (hasBle) {
-      const mac = unique(() => (blePublic ? globalMac(r) : (0xc0 | int(r, 0, 63)) * 2 ** 40 + Math.floor(r() * 2 ** 40)));
-      p.ble = { mac, public: blePublic, company: BLE_COMPANIES[int(r, 0, BLE_COMPANIES.length - 1)]!, payload: [int(r, 0, 255), int(r, 0, 255), int(r, 0, 255), int(r, 0, 255)], pdu: r() < 0.7 ? 0 : 2 };
-    }
+    p.identifyRate = identifyRate(p, r() < 0.15);
     people.push(p);
   }
-  // Opt-outs: 2-3 customers who shop often with a stable phone, so dropping them is visible.
-  const candidates = people.filter((p) => p.globalMac !== null && (p.kind === 'regular' || p.kind === 'multiStore'));
-  const nOptout = Math.min(candidates.length, r() < 0.5 ? 2 : 3);
+  // Opt-outs: 2-3 customers who shop often; their phones probe with a global address (an old phone, if
+  // need be), so the opt-out list names exactly the one address the agents must drop.
+  const often = people.filter((p) => p.kind === 'regular' || p.kind === 'multiStore');
+  const nOptout = Math.min(often.length, r() < 0.5 ? 2 : 3);
+  const withGlobal = often.filter((p) => p.globalMac !== null);
+  const others = often.filter((p) => p.globalMac === null);
   for (let k = 0; k < nOptout; k++) {
-    const p = candidates.splice(Math.floor(r() * candidates.length), 1)[0]!;
+    const from = withGlobal.length ? withGlobal : others;
+    const p = from.splice(Math.floor(r() * from.length), 1)[0]!;
     p.optedOut = true;
-    p.ble = null; // one address per opted-out person: the list names exactly what the agents must drop
+    if (p.globalMac === null) {
+      p.model = GLOBAL_MODELS[0]!;
+      p.globalMac = unique(() => globalMac(r));
+      p.phoneBle = null;
+    }
+    p.wearable = null; // one address per opted-out person
   }
   return people;
+}
+
+/**
+ * Chance that a visit ends with an identify event (see Person.identifyRate): card users identify at
+ * about every other visit with a stable phone, every fourth with a randomized one; a randomized phone
+ * needs two identifiers, so only customers with a loyalty card or a phone number do.
+ */
+function identifyRate(p: Person, cardUser: boolean): number {
+  if (p.kind === 'staff' || p.kind === 'passerBy') return 0;
+  if (p.globalMac !== null) return cardUser ? 0.45 : 0.015;
+  return p.loyaltyId || p.phone ? (cardUser ? 0.25 : 0.006) : 0;
+}
+
+/** A BLE advertiser of a profile: its payload shape drawn once (and its contents, if its address is stable). */
+function bleDevice(r: () => number, b: BleProfile, mac: number | null): BleDevice {
+  const mfgLen = b.mfgLen[int(r, 0, b.mfgLen.length - 1)]!;
+  const txPower = b.txPower[int(r, 0, b.txPower.length - 1)]!;
+  const payload = mac === null ? null : Array.from({ length: mfgLen - 1 }, () => int(r, 0, 255));
+  return { company: b.company, mfgType: b.mfgType, mfgLen, txPower, flags: b.flags, pdu: b.pdu, rotateMs: b.rotateMs, mac, public: false, payload };
 }
 
 // ------------------------------------------------------------------ planning
@@ -367,8 +525,7 @@ interface PlanContext {
 
 function newStay(ctx: PlanContext, pi: number, store: number, kind: Stay['kind'], start: number, end: number, day: number, seed: number, busy: boolean): Stay {
   const p = ctx.people[pi]!;
-  const r = mulberry32(seed ^ 0x5a5a5a5a);
-  const wifiMac = p.globalMac ?? randomizedMac(r); // a new randomized address per visit
+  const b = PHONE_MODELS[p.model]!.burst;
   const stay: Stay = {
     person: pi,
     store,
@@ -376,10 +533,13 @@ function newStay(ctx: PlanContext, pi: number, store: number, kind: Stay['kind']
     start,
     end,
     day,
-    wifiMac,
     seed,
-    probeMs: [20_000, 90_000],
-    bleMs: 10_000,
+    screenOnMs: b.screenOnMs,
+    idleMs: b.idleMs,
+    // Shoppers look at their phones now and then (a list, a price); passers-by walk with it in hand.
+    screenOn: kind === 'pass' ? 0.5 : 0.35,
+    bleMs: 30_000,
+    wearMs: 20_000,
     rssi: [-75, -40],
     closeBurst: kind === 'visit' && busy,
   };
@@ -387,13 +547,18 @@ function newStay(ctx: PlanContext, pi: number, store: number, kind: Stay['kind']
   if (kind === 'shift') {
     // A phone in a locker probes rarely (but within HQ's 10-minute gap, so a shift stays one visit)
     // and a watch on a wrist does not move: sample them sparsely.
-    stay.probeMs = [240_000, 570_000];
+    stay.screenOn = 0;
+    stay.idleMs = [240_000, 570_000];
     stay.bleMs = 180_000;
+    stay.wearMs = 180_000;
     stay.rssi = [-72, -45];
   }
   if (busy && kind !== 'shift') {
-    stay.probeMs = [8_000, 25_000];
-    stay.bleMs = 5_000;
+    // A few minutes of a busy store: everyone heard every few seconds.
+    stay.screenOnMs = [b.screenOnMs[0] / 5, b.screenOnMs[1] / 5];
+    stay.idleMs = [b.idleMs[0] / 6, b.idleMs[1] / 6];
+    stay.bleMs = 6_000;
+    stay.wearMs = 5_000;
   }
   return stay;
 }
@@ -518,6 +683,7 @@ function validate(o: TrafficOptions): void {
   for (const s of o.stores) if (!name.test(s)) throw new Error(`store name ${JSON.stringify(s)}: letters, digits, . _ - only`);
   if (!Number.isInteger(o.customers) || o.customers < 1) throw new Error('customers must be a positive integer');
   if (!Number.isFinite(o.seed)) throw new Error('seed must be a number');
+  if (o.globalShare !== undefined && !(o.globalShare >= 0 && o.globalShare <= 1)) throw new Error('globalShare must be from 0 to 1');
   if (!o.periods.length) throw new Error('at least one period');
   if (new Set(o.periods.map((p) => p.name)).size !== o.periods.length) throw new Error('period names repeat');
   for (const p of o.periods) {
@@ -550,6 +716,9 @@ export function planTraffic(o: TrafficOptions): { people: Person[]; periods: Pla
 
 // ------------------------------------------------------------------ rendering
 
+/** A frame's owner for the ground truth: person index * 4 + its stay's kind; -1 for a beacon. */
+const KIND_CODE: Record<Stay['kind'], number> = { visit: 0, pass: 1, shift: 2 };
+
 /**
  * One file's frames before sorting, as parallel typed arrays: a history file has ~100k of them, and
  * objects would cost more in garbage collection than writing the file.
@@ -558,27 +727,29 @@ class FrameList {
   n = 0;
   ts = new Float64Array(4096);
   mac = new Float64Array(4096);
-  /** WiFi: rssi byte | channel index << 8 | seq << 10 | directed << 22; BLE: rssi byte | channel << 8. */
+  /** WiFi: rssi byte | seq << 8; BLE: rssi byte | advertising channel index (0-2) << 8. */
   info = new Int32Array(4096);
-  /** -1 for WiFi, else the index of the BLE frame template in `templates`. */
+  /** The index of the frame's template in `templates`. */
   tpl = new Int32Array(4096);
+  /** person * 4 + KIND_CODE, or -1 (a beacon). */
+  who = new Int32Array(4096);
   readonly templates: Uint8Array[] = [];
+  /** Per template: a WiFi probe request (radiotap) or a BLE packet (LL with PHDR). */
+  readonly wifi: boolean[] = [];
   private readonly tplIndex = new Map<Uint8Array, number>();
 
-  push(ts: number, mac: number, info: number, tpl: Uint8Array | null): void {
+  push(ts: number, mac: number, info: number, tpl: Uint8Array, wifi: boolean, who: number): void {
     if (this.n === this.ts.length) this.grow();
     const i = this.n++;
     this.ts[i] = ts;
     this.mac[i] = mac;
     this.info[i] = info;
-    if (tpl === null) {
-      this.tpl[i] = -1;
-      return;
-    }
+    this.who[i] = who;
     let t = this.tplIndex.get(tpl);
     if (t === undefined) {
       this.tplIndex.set(tpl, (t = this.templates.length));
       this.templates.push(tpl);
+      this.wifi.push(wifi);
     }
     this.tpl[i] = t;
   }
@@ -601,6 +772,7 @@ class FrameList {
     this.mac = g(this.mac, (n) => new Float64Array(n));
     this.info = g(this.info, (n) => new Int32Array(n));
     this.tpl = g(this.tpl, (n) => new Int32Array(n));
+    this.who = g(this.who, (n) => new Int32Array(n));
   }
 }
 
@@ -610,13 +782,18 @@ const RT_LEN = 16;
 const PR_SA = RT_LEN + 10;
 const PR_SEQ = RT_LEN + 22;
 
-function wifiTemplates(): Uint8Array[][] {
-  return ['', 'Store-Guest'].map((ssid) =>
-    CHANNELS.map((ch) => {
-      const rt = radiotapHeader({ flags: 0, freqMhz: 2407 + 5 * ch, signalDbm: -60, antenna: 0 });
-      if (rt.length !== RT_LEN) throw new Error('radiotap template changed size');
-      return concat(rt, probeRequest({ sa: 0, seq: 0, ssid, dsChannel: ch }));
-    }),
+/** Per phone model, wildcard [0] or directed [1], per channel of CHANNELS: the probe request template. */
+type WifiTemplates = Uint8Array[][][];
+
+function wifiTemplates(): WifiTemplates {
+  return PHONE_MODELS.map((m) =>
+    ['', 'Store-Guest'].map((ssid) =>
+      CHANNELS.map((ch) => {
+        const rt = radiotapHeader({ flags: 0, freqMhz: 2407 + 5 * ch, signalDbm: -60, antenna: 0 });
+        if (rt.length !== RT_LEN) throw new Error('radiotap template changed size');
+        return concat(rt, probeRequest({ sa: 0, seq: 0, ssid, elements: m.elements(ch) }));
+      }),
+    ),
   );
 }
 
@@ -624,8 +801,46 @@ function bleTemplate(mac: number, isPublic: boolean, pdu: number, ad: Uint8Array
   return concat(blePhdr({ rfChannel: 0, signalDbm: -60 }), bleLlPacket(bleAdvPdu({ pduType: pdu, txAdd: isPublic ? 0 : 1, advA: mac, adData: ad })));
 }
 
+/** A device's advertising data: flags, manufacturer data (company id, type, contents), TX power. */
+function bleAd(d: BleDevice, contents: number[]): Uint8Array {
+  const parts = [adFlags(d.flags), adStructure(0xff, [d.company & 0xff, d.company >> 8, d.mfgType, ...contents])];
+  if (d.txPower !== null) parts.push(adStructure(0x0a, [d.txPower & 0xff]));
+  return concat(...parts);
+}
+
 /** Rounded to the microsecond the file stores, so filtering and ordering agree with what is read back. */
 const us = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** One frame of a stay as the generator means it (see stayFrames). */
+export interface StayFrame {
+  /** As written (microseconds). */
+  ts: number;
+  source: 'wifi' | 'ble';
+  /** The phone's probe requests, the phone's BLE advertising, or its owner's watch or band. */
+  device: 'phone' | 'phoneBle' | 'wearable';
+  mac: number;
+  /** WiFi sequence number; -1 for BLE. */
+  seq: number;
+  /** WiFi channel (1, 6, 11) or BLE advertising channel (37-39). */
+  channel: number;
+  rssi: number;
+  /** WiFi: the burst's index in the stay; -1 for BLE. */
+  burst: number;
+  /** WiFi: a probe for a network by name. */
+  directed: boolean;
+}
+
+interface StayOut {
+  S: number;
+  E: number;
+  /** Where frames inside [S, E) go (null: nowhere). */
+  list: FrameList | null;
+  wifiTpl: WifiTemplates | null;
+  /** Stable BLE devices' templates, per person and device. */
+  stableTpl: Map<string, Uint8Array>;
+  /** Every frame of the stay, whatever the window. */
+  detail?: (f: StayFrame) => void;
+}
 
 interface StayOutcome {
   written: number;
@@ -633,52 +848,123 @@ interface StayOutcome {
 }
 
 /** A stay's frames inside [S, E), and its identify event at the till if it has one there. */
-function renderStay(st: Stay, p: Person, storeName: string, S: number, E: number, bleTpl: Uint8Array | null, out: FrameList): StayOutcome {
+function renderStay(st: Stay, p: Person, storeName: string, out: StayOut): StayOutcome {
   const r = mulberry32(st.seed);
+  const { S, E, list, detail } = out;
+  const who = st.person * 4 + KIND_CODE[st.kind];
+  const m = PHONE_MODELS[p.model]!;
   // Every draw happens whatever the period, so a stay's frames never depend on where periods cut.
   const idRoll = r();
   const idPick = r();
   const idExtra = r();
-  let seq = int(r, 0, 4095);
   const rssiIn = (lo: number, hi: number) => Math.round(uniform(r, lo, hi));
   const bursts: number[] = [];
+  /** Per burst: the screen is on (a full scan) or the phone idles (the fewest probes per channel). */
+  const awake: boolean[] = [];
   const dur = st.end - st.start;
   let t = st.start + r() * Math.min(3_000, dur);
   while (t < st.end) {
+    const on = r() < st.screenOn;
     bursts.push(t);
-    t += uniform(r, st.probeMs[0], st.probeMs[1]);
+    awake.push(on);
+    t += on ? uniform(r, st.screenOnMs[0], st.screenOnMs[1]) : uniform(r, st.idleMs[0], st.idleMs[1]);
   }
   // Phones probe when they move: one burst on the way out too (a visit's observed dwell is its dwell).
-  if (st.kind !== 'pass' && st.end - bursts[bursts.length - 1]! > 10_000) bursts.push(st.end - r() * 3_000);
+  if (st.kind !== 'pass' && st.end - bursts[bursts.length - 1]! > 10_000) {
+    bursts.push(st.end - r() * 3_000);
+    awake.push(false);
+  }
   const close = st.closeBurst ? bursts.length >> 1 : -1;
+  const rot = m.rotation;
+  const shape = m.burst;
+  const burstMac: number[] = [];
+  let mac = p.globalMac ?? 0;
+  let born = 0;
+  let maxAge = Infinity;
+  let seq = int(r, 0, 4095);
   let written = 0;
+  let walk = 0;
   for (let b = 0; b < bursts.length; b++) {
-    const base = b === close ? rssiIn(-60, -45) : rssiIn(st.rssi[0], st.rssi[1]);
-    const n = r() < 0.5 ? 2 : 3;
-    let ts = bursts[b]!;
-    for (let k = 0; k < n; k++) {
-      seq = (seq + 1) & 0xfff;
-      const rssi = Math.max(st.rssi[0], Math.min(b === close ? -45 : st.rssi[1], base + int(r, -2, 2)));
-      const at = us(ts);
-      if (at >= S && at < E) {
-        out.push(at, st.wifiMac, (rssi & 0xff) | (k << 8) | (seq << 10) | (p.directed && k === 0 ? 1 << 22 : 0), null);
-        written++;
+    const bt = bursts[b]!;
+    if (p.globalMac === null && (b === 0 || r() < rot.perBurst || bt - born > maxAge)) {
+      mac = randomizedMac(r);
+      maxAge = uniform(r, rot.maxAgeMs[0], rot.maxAgeMs[1]);
+      // The address a phone walks in with has been in use for a while (it rotates wherever it is).
+      born = b === 0 ? bt - r() * Math.min(maxAge, 10 * MIN) : bt;
+      // A new address restarts the sequence number at a random value (never just the next one).
+      if (b > 0 && rot.seq === 'restart') seq = (seq + 256 + int(r, 0, 3583)) & 0xfff;
+    }
+    burstMac.push(mac);
+    // A person moves a few metres between bursts: the signal walks (a few dB per burst) within the
+    // stay's range rather than jumping anywhere in it; the close burst is at the till or the window.
+    // (A staff phone lies in its locker: its level stays.)
+    const step = st.kind === 'shift' ? 0 : int(r, -5, 5);
+    walk = b === 0 ? rssiIn(st.rssi[0], st.rssi[1]) : Math.max(st.rssi[0], Math.min(st.rssi[1], walk + step));
+    const base = b === close ? rssiIn(-60, -45) : walk;
+    const hi = b === close ? -45 : st.rssi[1];
+    const n = awake[b] ? int(r, shape.perChannel[0], shape.perChannel[1]) : shape.perChannel[0];
+    let ts = bt;
+    for (let c = 0; c < CHANNELS.length; c++) {
+      for (let k = 0; k < n + (p.directed ? 1 : 0); k++) {
+        const directed = k === n; // after the wildcard probes, the network it knows by name
+        seq = (seq + 1) & 0xfff;
+        const rssi = Math.max(st.rssi[0], Math.min(hi, base + int(r, -3, 3)));
+        const at = us(ts);
+        detail?.({ ts: at, source: 'wifi', device: 'phone', mac, seq, channel: CHANNELS[c]!, rssi, burst: b, directed });
+        if (at >= S && at < E) {
+          list?.push(at, mac, (rssi & 0xff) | (seq << 8), out.wifiTpl![p.model]![directed ? 1 : 0]![c]!, true, who);
+          written++;
+        }
+        ts += uniform(r, shape.probeGapMs[0], shape.probeGapMs[1]);
       }
-      ts += uniform(r, 3, 12); // the next channel a few ms later
+      // The channels between 1, 6 and 11 (and after) are scanned as well, unheard here.
+      seq = (seq + 4 * n) & 0xfff;
+      ts += uniform(r, shape.channelGapMs[0], shape.channelGapMs[1]);
     }
   }
-  if (bleTpl) {
-    for (let tb = st.start + r() * st.bleMs; tb < st.end; tb += st.bleMs * uniform(r, 0.8, 1.2)) {
+
+  const advertise = (d: BleDevice, every: number, device: 'phoneBle' | 'wearable', key: string) => {
+    const rotating = d.mac === null;
+    let addr = d.mac ?? 0;
+    let contents = d.payload ?? [];
+    let tpl: Uint8Array | null = null;
+    let until = Infinity;
+    const renew = () => {
+      addr = rpaMac(r);
+      contents = Array.from({ length: d.mfgLen - 1 }, () => int(r, 0, 255));
+      tpl = null;
+    };
+    if (rotating) {
+      renew();
+      until = st.start + r() * uniform(r, d.rotateMs[0], d.rotateMs[1]); // in use since before the stay
+    }
+    for (let tb = st.start + r() * every; tb < st.end; tb += every * uniform(r, 0.8, 1.2)) {
+      while (tb >= until) {
+        renew();
+        until += uniform(r, d.rotateMs[0], d.rotateMs[1]);
+      }
       const at = us(tb);
       const rssi = rssiIn(st.rssi[0], st.rssi[1]);
       const ch = int(r, 0, 2);
+      detail?.({ ts: at, source: 'ble', device, mac: addr, seq: -1, channel: 37 + ch, rssi, burst: -1, directed: false });
       if (at >= S && at < E) {
-        out.push(at, p.ble!.mac, (rssi & 0xff) | (ch << 8), bleTpl);
+        if (!tpl) {
+          if (rotating) tpl = bleTemplate(addr, false, d.pdu, bleAd(d, contents));
+          else {
+            tpl = out.stableTpl.get(key) ?? null;
+            if (!tpl) out.stableTpl.set(key, (tpl = bleTemplate(addr, d.public, d.pdu, bleAd(d, contents))));
+          }
+        }
+        list?.push(at, addr, (rssi & 0xff) | (ch << 8), tpl, false, who);
         written++;
       }
     }
-  }
-  // At the till, late in the visit: ~8% of visits with a stable phone, a few randomized ones with two ids.
+  };
+  if (p.phoneBle) advertise(p.phoneBle, st.bleMs, 'phoneBle', `${p.id}:p`);
+  if (p.wearable) advertise(p.wearable, st.wearMs, 'wearable', `${p.id}:w`);
+
+  // At the till, late in the visit: mostly stable phones' card users; a randomized phone's address of
+  // that moment needs two identifiers.
   let identify: IdentifyEvent | null = null;
   if (st.kind === 'visit' && !p.optedOut && bursts.length) {
     const global = p.globalMac !== null;
@@ -686,7 +972,7 @@ function renderStay(st: Stay, p: Person, storeName: string, S: number, E: number
       const bi = Math.min(bursts.length - 1, Math.floor(bursts.length * (0.5 + idPick * 0.5)));
       const ts = Math.floor(us(bursts[bi]!));
       if (ts >= S && ts < E) {
-        identify = { tsMs: ts, store: storeName, mac: macText(st.wifiMac), consent: { marketing: p.consent } };
+        identify = { tsMs: ts, store: storeName, mac: macText(burstMac[bi]!), consent: { marketing: p.consent } };
         if (!global) {
           identify.email = p.email;
           if (p.loyaltyId) identify.loyaltyId = p.loyaltyId;
@@ -703,6 +989,16 @@ function renderStay(st: Stay, p: Person, storeName: string, S: number, E: number
   return { written, identify };
 }
 
+/**
+ * Every frame a stay's devices send, whatever the periods (what generateStoreTraffic writes of it is
+ * the part inside a period): for tests and tools that need to know which addresses are one person's.
+ */
+export function stayFrames(people: Person[], st: Stay): StayFrame[] {
+  const frames: StayFrame[] = [];
+  renderStay(st, people[st.person]!, '', { S: -Infinity, E: -Infinity, list: null, wifiTpl: null, stableTpl: new Map(), detail: (f) => frames.push(f) });
+  return frames;
+}
+
 /** The store's two iBeacons and its Eddystone-UID: fixed, all day, sampled sparsely. */
 function renderBeacons(o: TrafficOptions, store: number, S: number, E: number, out: FrameList): void {
   const every = Math.min(10 * MIN, Math.max(10_000, (E - S) / 100));
@@ -713,12 +1009,12 @@ function renderBeacons(o: TrafficOptions, store: number, S: number, E: number, o
   ];
   beacons.forEach((ad, b) => {
     const m = mulberry32(mix(o.seed, 0xbea, store, b)); // the same device in every period
-    const mac = (0xc0 | int(m, 0, 63)) * 2 ** 40 + Math.floor(m() * 2 ** 40); // random static
+    const mac = staticMac(m);
     const r = mulberry32(mix(o.seed, 0xbeb, store, b, hi32(S), S >>> 0));
     const tpl = bleTemplate(mac, false, 2, concat(adFlags(0x04), ad));
     const level = b === 0 ? -56 : b === 1 ? -68 : -62; // fixed on the wall: a steady level
     for (let t = S + r() * every; t < E; t += every * uniform(r, 0.9, 1.1)) {
-      out.push(us(t), mac, ((level + int(r, -2, 2)) & 0xff) | (int(r, 0, 2) << 8), tpl);
+      out.push(us(t), mac, ((level + int(r, -2, 2)) & 0xff) | (int(r, 0, 2) << 8), tpl, false, -1);
     }
   });
 }
@@ -754,26 +1050,66 @@ function changeMinds(seed: number, eventsOf: Map<number, IdentifyEvent[]>): numb
   return n;
 }
 
+/** One store-day's tally while files are written (see StoreDayTruth). */
+class StoreDayTally {
+  readonly wifi = new Set<number>();
+  readonly ble = new Set<number>();
+  /** Customer -> time of their first frame. */
+  readonly first = new Map<number, number>();
+  readonly visitors = new Set<number>();
+  readonly passers = new Set<number>();
+  readonly staff = new Set<number>();
+  readonly global = new Set<number>();
+  readonly wifiPhones = new Set<number>();
+
+  add(ts: number, mac: number, wifi: boolean, who: number, people: Person[]): void {
+    (wifi ? this.wifi : this.ble).add(mac);
+    if (who < 0) return;
+    const pi = who >> 2;
+    const kind = who & 3;
+    if (wifi) this.wifiPhones.add(pi);
+    if (kind === KIND_CODE.shift) {
+      this.staff.add(pi);
+      return;
+    }
+    const f = this.first.get(pi);
+    if (f === undefined || ts < f) this.first.set(pi, ts);
+    (kind === KIND_CODE.visit ? this.visitors : this.passers).add(pi);
+    if (wifi && people[pi]!.globalMac === mac) this.global.add(pi);
+  }
+
+  figures(zone: Zone): StoreDayTruth {
+    const arrivalsByHour = Array<number>(24).fill(0);
+    const passersByHour = Array<number>(24).fill(0);
+    for (const [pi, ts] of this.first) (this.visitors.has(pi) ? arrivalsByHour : passersByHour)[zone.localHours(ts) % 24]!++;
+    return {
+      people: this.first.size,
+      visitors: this.visitors.size,
+      passersBy: this.passers.size,
+      staff: this.staff.size,
+      globalPhones: this.global.size,
+      wifiPhones: this.wifiPhones.size,
+      wifiAddresses: this.wifi.size,
+      bleAddresses: this.ble.size,
+      arrivalsByHour,
+      passersByHour,
+    };
+  }
+}
+
 /** Plans, then writes one pcapng per (period, store); returns what was written and the ground truth. */
 export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic[]; truth: TrafficTruth } {
   const { people, periods } = planTraffic(o);
   mkdirSync(o.outDir, { recursive: true });
+  const zone = new Zone(o.timezone);
   const wifiTpl = wifiTemplates();
-  const bleTpls = new Map<number, Uint8Array>();
-  const bleFor = (p: Person): Uint8Array | null => {
-    if (!p.ble) return null;
-    let t = bleTpls.get(p.id);
-    if (!t) {
-      const b = p.ble;
-      bleTpls.set(p.id, (t = bleTemplate(b.mac, b.public, b.pdu, concat(adFlags(), adStructure(0xff, [b.company & 0xff, b.company >> 8, ...b.payload])))));
-    }
-    return t;
-  };
+  const stableTpl = new Map<string, Uint8Array>();
 
   const visitStores = new Map<number, Set<number>>();
   const visitDays = new Map<number, Set<number>>();
   const passers = new Set<number>();
   const eventsOf = new Map<number, IdentifyEvent[]>();
+  const tallies = o.stores.map(() => new Map<number, StoreDayTally>());
   const truth: Required<TrafficTruth> = {
     visits: 0,
     visitors: 0,
@@ -788,6 +1124,7 @@ export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic
     malformed: 0,
     identifies: 0,
     consentChanges: 0,
+    people: {},
   };
 
   const traffic: StoreTraffic[] = [];
@@ -801,7 +1138,7 @@ export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic
       for (const st of stays) {
         if (st.store !== s) continue;
         const p = people[st.person]!;
-        const { written, identify } = renderStay(st, p, store, S, E, bleFor(p), events);
+        const { written, identify } = renderStay(st, p, store, { S, E, list: events, wifiTpl, stableTpl });
         if (identify) {
           identifies.push(identify);
           let list = eventsOf.get(st.person);
@@ -828,28 +1165,38 @@ export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic
       const file = join(o.outDir, `${store}-${period.name}.pcapng`);
       const w = new PcapngWriter(file, [{ linktype: LinkType.Ieee80211Radiotap }, { linktype: LinkType.BluetoothLeLlWithPhdr }]);
       const bad = mulberry32(mix(o.seed, 0xbad, s, hi32(S), S >>> 0));
+      const tally = tallies[s]!;
+      let last: StoreDayTally | null = null;
+      let lastDay = NaN;
       let malformed = 0;
       for (const i of events.order()) {
         const info = events.info[i]!;
         const t = events.tpl[i]!;
         const ts = events.ts[i]!;
-        let frame: Uint8Array;
-        if (t < 0) {
-          const seq = (info >> 10) & 0xfff;
-          frame = wifiTpl[(info >> 22) & 1]![(info >> 8) & 3]!;
-          macToBytes(events.mac[i]!, frame, PR_SA);
+        const mac = events.mac[i]!;
+        const wifi = events.wifi[t]!;
+        const frame = events.templates[t]!;
+        if (wifi) {
+          const seq = (info >> 8) & 0xfff;
+          macToBytes(mac, frame, PR_SA);
           frame[PR_SEQ] = (seq << 4) & 0xff;
           frame[PR_SEQ + 1] = seq >> 4;
           frame[RT_SIGNAL] = info & 0xff;
         } else {
-          frame = events.templates[t]!;
           frame[0] = BLE_RF[(info >> 8) & 3]!;
           frame[1] = info & 0xff;
         }
-        w.add(t < 0 ? 0 : 1, ts, frame);
+        w.add(wifi ? 0 : 1, ts, frame);
+        const day = Math.floor(zone.localHours(ts) / 24);
+        if (day !== lastDay) {
+          last = tally.get(day) ?? null;
+          if (!last) tally.set(day, (last = new StoreDayTally()));
+          lastDay = day;
+        }
+        last!.add(ts, mac, wifi, events.who[i]!, people);
         // Added beside a good frame, never instead of one: the ground truth of people stays exact.
         if (bad() < MALFORMED_SHARE) {
-          w.add(t < 0 ? 0 : 1, ts, malformedFrame(frame, t < 0, bad));
+          w.add(wifi ? 0 : 1, ts, malformedFrame(frame, wifi, bad));
           malformed++;
         }
       }
@@ -866,5 +1213,15 @@ export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic
   truth.multiStoreCustomers = [...visitStores.values()].filter((s) => s.size > 1).length;
   truth.returningCustomers = [...visitDays.values()].filter((d) => d.size > 1).length;
   truth.consentChanges = changeMinds(o.seed, eventsOf);
+  o.stores.forEach((store, s) => {
+    const days: Record<string, StoreDayTruth> = {};
+    for (const day of [...tallies[s]!.keys()].sort((a, b) => a - b)) days[localDate(day)] = tallies[s]!.get(day)!.figures(zone);
+    truth.people[store] = days;
+  });
   return { traffic, truth };
+}
+
+/** YYYY-MM-DD of a local date number. */
+function localDate(day: number): string {
+  return new Date(day * DAY).toISOString().slice(0, 10);
 }

@@ -1,22 +1,26 @@
 /**
  * The demo's multi-store traffic generator: deterministic per seed, frames inside their periods and in
  * time order, read back by the project's own capture reader and edge pipeline with exactly the planned
- * malformed frames, and the behaviour HQ will judge — stable phones across stores and days, identify
+ * malformed frames, and the behaviour HQ will judge — stable devices across stores and days, identify
  * events inside visits with stable identifiers, weak passers-by, plausible dwell and arrival curves,
- * a busy live period — checked on what was decoded, against the generator's own plan.
+ * a busy live period — checked on what was decoded, against the generator's own plan. The phones behave
+ * as today's do: per-model element sets, randomized addresses rotating per burst or scan with the
+ * sequence number restarting, a few percent with a global address, BLE private addresses rotating every
+ * 5-15 minutes; and the per-store-day ground truth of people matches the frames written.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../agents/capture/file-reader.js';
-import { AddressClass, macFirstOctet } from '../agents/decode/observation.js';
+import { AddressClass, Source, macFirstOctet } from '../agents/decode/observation.js';
 import { EdgePipeline } from '../agents/pipeline/edge-pipeline.js';
 import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
 import { buildVisits, type SightingRow } from '../cloud/analytics/visits.js';
 import { StoreDayClock } from '../shared/identity/store-day.js';
 import { parseMac } from '../shared/identity/mac.js';
-import { generateStoreTraffic, macText, planTraffic, type StoreTraffic, type TrafficOptions, type TrafficTruth } from '../scripts/gen-store-traffic.js';
+import { buildPopulation, DEFAULT_GLOBAL_SHARE, generateStoreTraffic, macText, planTraffic, stayFrames, type Stay, type StayFrame, type StoreTraffic, type TrafficOptions, type TrafficTruth } from '../scripts/gen-store-traffic.js';
+import { PHONE_MODELS } from '../scripts/lib/phone-models.js';
 
 const TZ = 'Europe/Berlin';
 const DAY = 86_400_000;
@@ -31,6 +35,26 @@ interface Obs {
   rssi: number;
   cls: AddressClass;
   beacon: boolean;
+  wifi: boolean;
+  seq: number;
+  /** WiFi: the elements as `id:hex`, the DS Parameter Set's channel masked; '' for BLE. */
+  ies: string;
+  ssidLen: number;
+  /** BLE payload shape. */
+  companyId: number;
+  adLen: number;
+  txPower: number;
+}
+
+function ieKey(buf: Uint8Array, off: number, len: number): string {
+  const parts: string[] = [];
+  for (let p = off; p + 2 <= off + len; ) {
+    const id = buf[p]!;
+    const l = buf[p + 1]!;
+    parts.push(id === 3 ? '3:ch' : `${id}:${Buffer.from(buf.subarray(p + 2, p + 2 + l)).toString('hex')}`);
+    p += 2 + l;
+  }
+  return parts.join(' ');
 }
 
 interface Decoded {
@@ -55,7 +79,21 @@ function decode(t: StoreTraffic): Decoded {
   let minTs = Infinity;
   let maxTs = -Infinity;
   const pipeline = new EdgePipeline(pseudo, (o) => {
-    obs.push({ ts: o.tsMs, mac: o.mac, rssi: o.rssi, cls: o.addressClass, beacon: o.ibeaconUuidOff >= 0 || o.eddystoneNsOff >= 0 });
+    const wifi = o.source === Source.Wifi;
+    obs.push({
+      ts: o.tsMs,
+      mac: o.mac,
+      rssi: o.rssi,
+      cls: o.addressClass,
+      beacon: o.ibeaconUuidOff >= 0 || o.eddystoneNsOff >= 0,
+      wifi,
+      seq: o.seq,
+      ies: wifi ? ieKey(o.buf, o.ieOff, o.ieLen) : '',
+      ssidLen: o.ssidLen,
+      companyId: o.companyId,
+      adLen: o.adLen,
+      txPower: o.txPower,
+    });
   });
   const read = readCaptureFile(t.file, (linktype, buf, off, caplen, origLen, tsMs) => {
     if (tsMs < last) ordered = false;
@@ -90,6 +128,19 @@ function hqVisits(files: Decoded[], keep: (o: Obs) => boolean) {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface Owner {
+  person: number;
+  kind: Stay['kind'];
+  device: StayFrame['device'];
+}
+
+/** Every address the generator planned, with whose device it is (from its own stays, all periods). */
+function owners(plan: ReturnType<typeof planTraffic>): Map<number, Owner> {
+  const m = new Map<number, Owner>();
+  for (const pp of plan.periods) for (const st of pp.stays) for (const f of stayFrames(plan.people, st)) m.set(f.mac, { person: st.person, kind: st.kind, device: f.device });
+  return m;
+}
 const stable = (cls: AddressClass) => cls === AddressClass.WifiGlobal || cls === AddressClass.BlePublic || cls === AddressClass.BleStatic;
 
 describe('gen-store-traffic', () => {
@@ -98,6 +149,7 @@ describe('gen-store-traffic', () => {
   let res: { traffic: StoreTraffic[]; truth: TrafficTruth };
   let decoded: Decoded[];
   let plan: ReturnType<typeof planTraffic>;
+  let own: Map<number, Owner>;
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'gen-store-traffic-'));
@@ -116,6 +168,7 @@ describe('gen-store-traffic', () => {
     res = generateStoreTraffic(opts);
     decoded = res.traffic.map(decode);
     plan = planTraffic(opts);
+    own = owners(plan);
   });
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -159,16 +212,18 @@ describe('gen-store-traffic', () => {
     expect(res.truth.frames).toBe(decoded.reduce((n, d) => n + d.frames, 0));
   });
 
-  it('has both sources, randomized and stable phones, BLE watches and the stores\' fixed beacons', () => {
+  it('has both sources: randomized phones, a few with a global address, rotating BLE, bands and the stores\' fixed beacons', () => {
     const h = files('history');
     const macs = (f: (o: Obs) => boolean) => new Set(h.flatMap((d) => d.obs.filter(f).map((o) => o.mac))).size;
     const global = macs((o) => o.cls === AddressClass.WifiGlobal);
     const randomized = macs((o) => o.cls === AddressClass.WifiRandomized);
-    // ~30% of phones are stable, but the randomized ones take a new address per visit.
-    expect(global).toBeGreaterThan(50);
-    expect(randomized).toBeGreaterThan(global * 2);
+    // A few percent of phones keep a global address; the rest rotate, many addresses per visit.
+    expect(global).toBeGreaterThan(5);
+    expect(randomized).toBeGreaterThan(global * 50);
+    expect(macs((o) => o.cls === AddressClass.BleRpa)).toBeGreaterThan(1000);
+    expect(macs((o) => o.cls === AddressClass.BleNrpa)).toBe(0);
+    // Fitness bands keep a public or static address, as watches did.
     expect(macs((o) => (o.cls === AddressClass.BlePublic || o.cls === AddressClass.BleStatic) && !o.beacon)).toBeGreaterThan(30);
-    expect(macs((o) => o.cls === AddressClass.BleRpa || o.cls === AddressClass.BleNrpa)).toBe(0);
     // Two iBeacons and one Eddystone-UID per store, the same devices in every period, different per store.
     for (const store of STORES) {
       const per = decoded.filter((d) => d.t.store === store).map((d) => [...new Set(d.obs.filter((o) => o.beacon).map((o) => o.mac))].sort());
@@ -176,26 +231,200 @@ describe('gen-store-traffic', () => {
       for (const p of per) expect(p).toEqual(per[0]);
     }
     expect(new Set(decoded.flatMap((d) => d.obs.filter((o) => o.beacon).map((o) => o.mac))).size).toBe(3 * STORES.length);
+    // Every decoded address is one the generator planned for someone (or a beacon).
+    expect(decoded.flatMap((d) => d.obs.filter((o) => !o.beacon && !own.has(o.mac)))).toEqual([]);
   });
 
-  it('follows stable phones across stores and days', () => {
+  it('probes with a global address on a few percent of phones only (globalShare), opted-out customers always', () => {
+    const customers = plan.people;
+    const global = customers.filter((p) => p.globalMac !== null);
+    const share = global.filter((p) => !p.optedOut).length / customers.length;
+    expect(share).toBeGreaterThan(0.02);
+    expect(share).toBeLessThan(0.07);
+    expect(Math.abs(share - DEFAULT_GLOBAL_SHARE)).toBeLessThan(0.02);
+    for (const p of global) expect(PHONE_MODELS[p.model]!.globalAddress).toBe(true);
+    for (const p of customers.filter((x) => x.globalMac === null)) expect(PHONE_MODELS[p.model]!.globalAddress).toBe(false);
+    for (const p of customers.filter((x) => x.optedOut)) expect(p.globalMac).not.toBeNull();
+    // Only phones with a global address ever ask for a network by name.
+    for (const p of customers.filter((x) => x.directed)) expect(p.globalMac).not.toBeNull();
+    expect(decoded.flatMap((d) => d.obs.filter((o) => o.cls === AddressClass.WifiRandomized && o.ssidLen !== 0))).toEqual([]);
+    // The option moves it, deterministically.
+    const none = buildPopulation({ ...opts, globalShare: 0 });
+    expect(none.filter((p) => p.globalMac !== null).every((p) => p.optedOut)).toBe(true);
+    const many = buildPopulation({ ...opts, globalShare: 0.3 });
+    const manyShare = many.filter((p) => p.globalMac !== null).length / many.length;
+    expect(manyShare).toBeGreaterThan(0.25);
+    expect(manyShare).toBeLessThan(0.35);
+    expect(() => planTraffic({ ...opts, globalShare: 2 })).toThrow(/globalShare/);
+  });
+
+  it('gives every phone model its own information elements, identical on every phone of the model', () => {
+    const byModel = new Map<string, Set<string>>();
+    for (const d of decoded) {
+      for (const o of d.obs) {
+        if (!o.wifi || o.ssidLen !== 0) continue;
+        const model = PHONE_MODELS[plan.people[own.get(o.mac)!.person]!.model]!.id;
+        if (!byModel.has(model)) byModel.set(model, new Set());
+        byModel.get(model)!.add(o.ies);
+      }
+    }
+    expect(byModel.size).toBeGreaterThanOrEqual(11);
+    for (const [model, sets] of byModel) expect([...sets], model).toHaveLength(1);
+    const sets = [...byModel.values()].map((x) => [...x][0]!);
+    expect(new Set(sets).size).toBe(sets.length);
+    // Realistic order: wildcard SSID, rates, extended rates, DS Parameter Set, then capabilities and vendors.
+    for (const ies of sets) {
+      const ids = ies.split(' ').map((e) => Number(e.split(':')[0]));
+      expect(ids.slice(0, 4)).toEqual([0, 1, 50, 3]);
+      expect(ids).toContain(45); // HT capabilities
+      expect(ids).toContain(127); // extended capabilities
+      expect(ids.indexOf(221) < 0 || ids.indexOf(221) > ids.indexOf(45)).toBe(true);
+    }
+    // The vendors of the table are there: Apple, Microsoft WPS (type 4), Broadcom, Qualcomm, Wi-Fi Alliance.
+    const all = sets.join(' ');
+    for (const v of ['221:0017f20a', '221:0050f204', '221:00101802', '221:8cfdf001', '221:506f9a16']) expect(all).toContain(v);
+  });
+
+  it('rotates randomized addresses per burst (iOS) or per scan (Android), the sequence number restarting with each', () => {
+    const h = plan.periods.find((p) => p.period.name === 'history')!.stays.filter((s) => s.kind === 'visit');
+    let iosBursts = 0;
+    let iosAddresses = 0;
+    let restarts = 0;
+    let continued = 0;
+    const checked = new Set<string>();
+    const wrong: string[] = [];
+    for (const st of h) {
+      const p = plan.people[st.person]!;
+      const model = PHONE_MODELS[p.model]!;
+      const wifi = stayFrames(plan.people, st).filter((f) => f.source === 'wifi');
+      const bursts = new Set(wifi.map((f) => f.burst)).size;
+      const addresses = new Set(wifi.map((f) => f.mac)).size;
+      if (p.globalMac !== null) {
+        expect(addresses).toBe(1);
+        continue;
+      }
+      if (model.id.startsWith('iphone')) {
+        iosBursts += bursts;
+        iosAddresses += addresses;
+      }
+      if (model.rotation.perBurst === 1) expect(addresses).toBe(bursts); // a new address per scan
+      for (let i = 1; i < wifi.length; i++) {
+        const a = wifi[i - 1]!;
+        const b = wifi[i]!;
+        const step = (b.seq - a.seq + 4096) % 4096;
+        if (a.mac === b.mac) {
+          // Counting up within an address (the unheard channels in between skip a few).
+          if (step < 1 || step > 16) wrong.push(`${model.id} same address: +${step}`);
+        } else if (model.rotation.seq === 'restart') {
+          if (step <= 255) wrong.push(`${model.id} new address: +${step}`); // restarted at a random value
+          restarts++;
+        } else {
+          if (step > 16) wrong.push(`${model.id} new address, counting on: +${step}`); // older phones keep counting
+          continued++;
+        }
+        checked.add(model.id);
+      }
+      // Every randomized address is locally administered and unicast.
+      for (const f of wifi) if ((macFirstOctet(f.mac) & 0x03) !== 0x02) wrong.push(`${model.id} address ${macText(f.mac)}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(iosAddresses / iosBursts).toBeGreaterThan(0.5);
+    expect(restarts).toBeGreaterThan(1000);
+    expect(continued).toBeGreaterThan(10);
+    expect(checked.size).toBeGreaterThanOrEqual(10);
+    // What the file holds is what was planned: the decoded sequence numbers, frame by frame.
+    const seqs = new Map<string, number>();
+    for (const d of files('history')) for (const o of d.obs) if (o.wifi) seqs.set(`${o.mac}|${Math.round(o.ts * 1000)}`, o.seq);
+    const period = opts.periods[0]!;
+    let compared = 0;
+    let differ = 0;
+    for (const st of h.slice(0, 200)) {
+      for (const f of stayFrames(plan.people, st)) {
+        if (f.source !== 'wifi' || f.ts < period.startMs || f.ts >= period.endMs) continue;
+        if (seqs.get(`${f.mac}|${Math.round(f.ts * 1000)}`) !== f.seq) differ++;
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+    expect(differ).toBe(0);
+  });
+
+  it('rotates BLE private addresses every 5-15 minutes per device, keeping its payload shape', () => {
+    const h = plan.periods.find((p) => p.period.name === 'history')!.stays.filter((s) => s.kind === 'visit');
+    const lifetimes: number[] = [];
+    for (const st of h) {
+      const frames = stayFrames(plan.people, st).filter((f) => f.source === 'ble');
+      for (const device of ['phoneBle', 'wearable'] as const) {
+        const fs = frames.filter((f) => f.device === device);
+        const firstSeen: number[] = [];
+        for (let i = 0; i < fs.length; i++) if (i === 0 || fs[i]!.mac !== fs[i - 1]!.mac) firstSeen.push(fs[i]!.ts);
+        // Between the first frames of two full lifetimes (one sampling interval either way).
+        for (let i = 2; i < firstSeen.length; i++) lifetimes.push(firstSeen[i]! - firstSeen[i - 1]!);
+        expect(new Set(fs.map((f) => f.mac)).size).toBe(firstSeen.length); // an address never comes back
+      }
+    }
+    expect(lifetimes.length).toBeGreaterThan(100);
+    for (const l of lifetimes) {
+      expect(l).toBeGreaterThan(5 * MIN - 40_000);
+      expect(l).toBeLessThan(15 * MIN + 40_000);
+    }
+    // Decoded: private addresses are resolvable (top bits 01); one payload shape per device.
+    const shape = new Map<string, Set<string>>();
+    let rpa = 0;
+    for (const d of files('history')) {
+      for (const o of d.obs) {
+        if (o.wifi || o.beacon) continue;
+        const w = own.get(o.mac)!;
+        if (o.cls === AddressClass.BleRpa) rpa++;
+        const k = `${w.person}|${w.device}`;
+        if (!shape.has(k)) shape.set(k, new Set());
+        shape.get(k)!.add(`${o.companyId}|${o.adLen}|${o.txPower}`);
+      }
+    }
+    expect(rpa).toBeGreaterThan(10_000);
+    // Every rotating device's address decodes as resolvable (top bits 01), every band's as stable.
+    const rotating = (o: Obs) => own.get(o.mac)!.device === 'phoneBle' || plan.people[own.get(o.mac)!.person]!.wearable?.mac === null;
+    const ble = files('history').flatMap((d) => d.obs.filter((o) => !o.wifi && !o.beacon));
+    expect(ble.filter((o) => rotating(o) !== (o.cls === AddressClass.BleRpa && macFirstOctet(o.mac) >> 6 === 1))).toEqual([]);
+    for (const [k, v] of shape) expect([...v], k).toHaveLength(1);
+    const companies = new Set([...shape.values()].map((v) => Number([...v][0]!.split('|')[0])));
+    for (const c of [0x004c, 0x0075, 0x00e0, 0x0087]) expect(companies.has(c)).toBe(true);
+  });
+
+  it('follows stable devices (global phones, fitness bands) across stores and days, exactly as planned', () => {
     const clock = new StoreDayClock(TZ);
     const where = new Map<number, { stores: Set<string>; days: Set<string> }>();
     for (const d of files('history')) {
       for (const o of d.obs) {
-        if (o.cls !== AddressClass.WifiGlobal) continue;
+        if (o.beacon || !stable(o.cls)) continue;
         let w = where.get(o.mac);
         if (!w) where.set(o.mac, (w = { stores: new Set(), days: new Set() }));
         w.stores.add(d.t.store);
         w.days.add(clock.dayOf(o.ts));
       }
     }
+    // The plan says the same: every stable device's stores and days, from the stays' frames.
+    const history = opts.periods[0]!;
+    const planned = new Map<number, { stores: Set<string>; days: Set<string> }>();
+    for (const st of plan.periods.find((p) => p.period.name === 'history')!.stays) {
+      for (const f of stayFrames(plan.people, st)) {
+        const cls = own.get(f.mac)!;
+        const p = plan.people[cls.person]!;
+        if (f.ts < history.startMs || f.ts >= history.endMs) continue;
+        if (f.mac !== p.globalMac && f.mac !== p.wearable?.mac) continue;
+        let w = planned.get(f.mac);
+        if (!w) planned.set(f.mac, (w = { stores: new Set(), days: new Set() }));
+        w.stores.add(STORES[st.store]!);
+        w.days.add(clock.dayOf(f.ts));
+      }
+    }
+    expect(where).toEqual(planned);
     const multiStore = [...where.values()].filter((w) => w.stores.size > 1).length;
     const multiDay = [...where.values()].filter((w) => w.days.size > 1).length;
-    expect(multiStore).toBeGreaterThanOrEqual(5);
-    expect(multiDay).toBeGreaterThanOrEqual(20);
-    // The live period's stable phones are history's: the same population.
-    const live = new Set(files('live').flatMap((d) => d.obs.filter((o) => o.cls === AddressClass.WifiGlobal).map((o) => o.mac)));
+    expect(multiStore).toBeGreaterThanOrEqual(3);
+    expect(multiDay).toBeGreaterThanOrEqual(10);
+    // The live period's stable devices are history's: the same population.
+    const live = new Set(files('live').flatMap((d) => d.obs.filter((o) => !o.beacon && stable(o.cls)).map((o) => o.mac)));
     expect([...live].filter((m) => where.has(m)).length).toBeGreaterThan(live.size / 2);
     expect(res.truth.multiStoreCustomers).toBeGreaterThan(0);
     expect(res.truth.returningCustomers).toBeGreaterThan(res.truth.multiStoreCustomers / 2);
@@ -295,41 +524,45 @@ describe('gen-store-traffic', () => {
   });
 
   it('shows passers-by weak and brief, visitors close; HQ judges them exactly as planned', () => {
-    const kindOf = new Map<number, string>();
-    for (const p of plan.people) {
-      if (p.globalMac !== null) kindOf.set(p.globalMac, p.kind);
-      if (p.ble) kindOf.set(p.ble.mac, p.kind);
-    }
     const h = files('history');
-    let passerObs = 0;
+    const range = { passerBy: [Infinity, -Infinity, 0], other: [Infinity, -Infinity, 0] };
     for (const d of h) {
       for (const o of d.obs) {
-        const kind = kindOf.get(o.mac);
-        if (kind === undefined || o.beacon) continue;
-        if (kind === 'passerBy') {
-          passerObs++;
-          expect(o.rssi).toBeGreaterThanOrEqual(-88);
-          expect(o.rssi).toBeLessThanOrEqual(-72);
-        } else {
-          expect(o.rssi).toBeGreaterThanOrEqual(-75);
-          expect(o.rssi).toBeLessThanOrEqual(-40);
-        }
+        if (o.beacon) continue;
+        const r = range[plan.people[own.get(o.mac)!.person]!.kind === 'passerBy' ? 'passerBy' : 'other'];
+        r[0] = Math.min(r[0]!, o.rssi);
+        r[1] = Math.max(r[1]!, o.rssi);
+        r[2]!++;
       }
     }
-    expect(passerObs).toBeGreaterThan(100);
+    // Every device of a passer-by weak, every device of a visitor (or staff) between -75 and -40 dBm.
+    expect(range.passerBy[0]).toBeGreaterThanOrEqual(-88);
+    expect(range.passerBy[1]).toBeLessThanOrEqual(-72);
+    expect(range.passerBy[2]).toBeGreaterThan(1000);
+    expect(range.other[0]).toBeGreaterThanOrEqual(-75);
+    expect(range.other[1]).toBeLessThanOrEqual(-40);
 
-    // Stable phones in history: every planned visit and staff shift is one HQ visitor visit, every pass one pass-by.
-    const visits = hqVisits(h, (o) => o.cls === AddressClass.WifiGlobal);
-    const stays = plan.periods.find((p) => p.period.name === 'history')!.stays.filter((s) => plan.people[s.person]!.globalMac !== null);
-    expect(visits.filter((v) => v.visitor).length).toBe(stays.filter((s) => s.kind !== 'pass').length);
-    expect(visits.filter((v) => !v.visitor).length).toBe(stays.filter((s) => s.kind === 'pass').length);
+    // Stable devices in history (global phones, bands): every planned visit and staff shift with a frame
+    // of the device is one HQ visitor visit, every pass one pass-by.
+    const period = opts.periods[0]!;
+    const expected = { visitor: 0, passerBy: 0 };
+    for (const st of plan.periods.find((p) => p.period.name === 'history')!.stays) {
+      const p = plan.people[st.person]!;
+      const heard = new Set(stayFrames(plan.people, st).filter((f) => f.ts >= period.startMs && f.ts < period.endMs && (f.mac === p.globalMac || f.mac === p.wearable?.mac)).map((f) => f.mac));
+      expected[st.kind === 'pass' ? 'passerBy' : 'visitor'] += heard.size;
+    }
+    const visits = hqVisits(h, (o) => stable(o.cls));
+    expect(expected.visitor).toBeGreaterThan(100);
+    expect(expected.passerBy).toBeGreaterThan(100);
+    expect(visits.filter((v) => v.visitor).length).toBe(expected.visitor);
+    expect(visits.filter((v) => !v.visitor).length).toBe(expected.passerBy);
 
     // Dwell of customers' visits (staff excluded) as HQ measures it: most 5-30 min, some longer.
-    const staff = new Set(plan.people.filter((p) => p.kind === 'staff').flatMap((p) => [p.globalMac, p.ble?.mac]).map(String));
+    const staff = new Set(plan.people.filter((p) => p.kind === 'staff').flatMap((p) => [p.globalMac, p.wearable?.mac]).map(String));
     const dwell = hqVisits(h, (o) => stable(o.cls))
       .filter((v) => v.visitor && !staff.has(v.cid))
       .map((v) => (v.end - v.start) / MIN);
-    expect(dwell.length).toBeGreaterThan(100);
+    expect(dwell.length).toBeGreaterThan(60);
     expect(median(dwell)).toBeGreaterThan(5);
     expect(median(dwell)).toBeLessThan(30);
     const long = dwell.filter((m) => m >= 30).length / dwell.length;
@@ -374,6 +607,77 @@ describe('gen-store-traffic', () => {
     expect(t.visitors).toBeLessThanOrEqual(opts.customers - t.customersByKind.passerBy! - t.customersByKind.staff!);
     expect(t.visits).toBeGreaterThan(t.visitors);
     expect(t.identifies).toBe(res.traffic.reduce((n, x) => n + x.identifies.length, 0));
+  });
+
+  it('counts people per store-day as a door counter would, against the addresses a naive count sees, consistent with the frames', () => {
+    const clock = new StoreDayClock(TZ, 0);
+    const hourOf = new Intl.DateTimeFormat('en-GB', { timeZone: TZ, hour: '2-digit', hourCycle: 'h23' });
+    interface Tally { wifi: Set<number>; ble: Set<number>; first: Map<number, number>; staff: Set<number>; global: Set<number>; wifiPhones: Set<number> }
+    const seen = new Map<string, Tally>();
+    for (const d of decoded) {
+      for (const o of d.obs) {
+        const k = `${d.t.store}|${clock.dayOf(o.ts)}`;
+        let t = seen.get(k);
+        if (!t) seen.set(k, (t = { wifi: new Set(), ble: new Set(), first: new Map(), staff: new Set(), global: new Set(), wifiPhones: new Set() }));
+        (o.wifi ? t.wifi : t.ble).add(o.mac);
+        if (o.beacon) continue;
+        const pi = own.get(o.mac)!.person;
+        if (o.wifi) t.wifiPhones.add(pi);
+        if (plan.people[pi]!.kind === 'staff') {
+          t.staff.add(pi);
+          continue;
+        }
+        t.first.set(pi, Math.min(t.first.get(pi) ?? Infinity, o.ts));
+        if (o.cls === AddressClass.WifiGlobal) t.global.add(pi);
+      }
+    }
+    const truth = res.truth.people;
+    expect(Object.keys(truth).sort()).toEqual([...STORES].sort());
+    let n = 0;
+    let people = 0;
+    let wifiAddresses = 0;
+    let global = 0;
+    for (const [k, t] of seen) {
+      const [store, day] = k.split('|') as [string, string];
+      const f = truth[store]![day]!;
+      expect(f, k).toBeDefined();
+      n++;
+      const visitors = [...t.first.keys()].filter((pi) => plan.people[pi]!.kind !== 'passerBy');
+      const arrivals = Array<number>(24).fill(0);
+      const passes = Array<number>(24).fill(0);
+      for (const [pi, ts] of t.first) (plan.people[pi]!.kind === 'passerBy' ? passes : arrivals)[Number(hourOf.format(new Date(ts)))]!++;
+      expect(f, k).toEqual({
+        people: t.first.size,
+        visitors: visitors.length,
+        passersBy: t.first.size - visitors.length,
+        staff: t.staff.size,
+        globalPhones: t.global.size,
+        wifiPhones: t.wifiPhones.size,
+        wifiAddresses: t.wifi.size,
+        bleAddresses: t.ble.size,
+        arrivalsByHour: arrivals,
+        passersByHour: passes,
+      });
+      expect(f.people).toBe(f.visitors + f.passersBy);
+      expect(f.arrivalsByHour.reduce((a, b) => a + b, 0)).toBe(f.visitors);
+      expect(f.passersByHour.reduce((a, b) => a + b, 0)).toBe(f.passersBy);
+      expect(f.arrivalsByHour.slice(0, 9).concat(f.arrivalsByHour.slice(20)).every((x) => x === 0)).toBe(true);
+      people += f.people;
+      wifiAddresses += f.wifiAddresses;
+      global += f.globalPhones;
+    }
+    expect(n).toBe(Object.values(truth).reduce((a, days) => a + Object.keys(days).length, 0));
+    // Days in order; every store open day of the history is there (and the live day).
+    for (const days of Object.values(truth)) expect(Object.keys(days)).toEqual(Object.keys(days).sort());
+    expect(Object.keys(truth[STORES[0]!]!)).toHaveLength(8);
+    // What the analyst sees: a naive count of addresses is several times the people; few keep a global one.
+    expect(wifiAddresses).toBeGreaterThan(3 * people);
+    expect(global).toBeGreaterThan(0);
+    expect(global).toBeLessThan(0.1 * people);
+    // The same people as the plan: the customers with a frame written per store and date.
+    const sunday = truth[STORES[0]!]![clock.dayOf(TODAY - DAY)]!;
+    expect(sunday.visitors).toBe(0); // closed: only passers-by
+    expect(sunday.passersBy).toBeGreaterThan(0);
   });
 
   it('rejects what would write outside outDir or mean nothing', () => {

@@ -7,9 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { generateStoreTraffic, type IdentifyEvent, type StoreTraffic } from '../../scripts/gen-store-traffic.js';
-import type { StoreDayFigures } from '../../cloud/analytics/visits.js';
-import { dayFigures } from '../../cloud/analytics/day-figures.js';
+import { generateStoreTraffic, type IdentifyEvent, type StoreTraffic, type TrafficTruth } from '../../scripts/gen-store-traffic.js';
+import { dayFigures, emptyStoreDay, type DayFigures } from '../../cloud/analytics/day-figures.js';
 import { returningProfiles, type ReturningFigures } from '../../cloud/analytics/returning.js';
 import { segmentCounts, segmentMembers } from '../../cloud/segments/evaluate.js';
 import { graphRules } from '../../cloud/config/cloud-config.js';
@@ -36,10 +35,19 @@ export interface DemoSummary {
   day: string;
   dashboardUrl: string;
   signageUrl: string;
-  stores: (StoreDayFigures & { frames: number; optedOut: number; links: number })[];
+  /**
+   * Per store: HQ's figures of today, and the generator's truth to hold them against: phones heard over
+   * WiFi (customers and staff) and the distinct WiFi addresses they used (what counting addresses would say).
+   */
+  stores: (DayFigures & { frames: number; optedOut: number; links: number; truth: { phones: number; wifiAddresses: number } })[];
   returning: ReturningFigures;
   segments: { name: string; profiles: number | null }[];
   cloud: { batches: number; sightings: number; consumerIds: number; duplicates: number; deadLetters: number };
+  /**
+   * How far HQ's people estimate was from the truth over the whole days of the history: mean and worst
+   * absolute error per store-day (store-days with at least 20 phones), and what counting addresses gives.
+   */
+  accuracy: { storeDays: number; meanErrorPct: number | null; worstErrorPct: number | null; addressesMeanErrorPct: number | null };
   interrupted: boolean;
 }
 
@@ -100,7 +108,7 @@ export async function runDemo(o: DemoOptions): Promise<{ world: DemoWorld; summa
     clearInterval(ticker);
   }
   await world.cloud.activation.tick();
-  return { world, summary: await summarize(world, today.day, historyStart, traffic, interrupted) };
+  return { world, summary: await summarize(world, today.day, historyStart, traffic, truth, interrupted) };
 }
 
 /** The body a till or a captive portal would post. */
@@ -138,7 +146,7 @@ async function waitForCloud(world: DemoWorld): Promise<void> {
   for (let i = 0; i < 200 && c.stored + c.duplicate < sent(); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
-async function summarize(world: DemoWorld, day: string, historyStart: number, traffic: StoreTraffic[], interrupted: boolean): Promise<DemoSummary> {
+async function summarize(world: DemoWorld, day: string, historyStart: number, traffic: StoreTraffic[], truth: TrafficTruth, interrupted: boolean): Promise<DemoSummary> {
   const st = world.cloud.store;
   const cfg = world.cloud.cfg;
   const figures = await dayFigures(st, DEMO_TENANT, day, cfg.api!.k);
@@ -149,18 +157,40 @@ async function summarize(world: DemoWorld, day: string, historyStart: number, tr
     dashboardUrl: world.dashboardUrl,
     signageUrl: world.signageUrl(world.stores[0]!),
     stores: world.stores.map((s) => {
-      const f = figures.find((x) => x.store === s.name) ?? emptyFigures(s.name, day);
-      return { ...f, frames: traffic.filter((t) => t.store === s.name).reduce((n, t) => n + t.frames, 0), optedOut: s.agent.pipeline.counters.optedOut, links: s.agent.counters.links };
+      const f = figures.find((x) => x.store === s.name) ?? { ...emptyStoreDay(s.name, day, TIMEZONE), people: { estimated: 0, known: 0, knownShare: null, arrivalsByHour: Array(24).fill(0), bleDevices: 0, method: null } };
+      const t = truth.people[s.name]?.[day];
+      return {
+        ...f,
+        frames: traffic.filter((t) => t.store === s.name).reduce((n, t) => n + t.frames, 0),
+        optedOut: s.agent.pipeline.counters.optedOut,
+        links: s.agent.counters.links,
+        truth: { phones: t?.wifiPhones ?? 0, wifiAddresses: t?.wifiAddresses ?? 0 },
+      };
     }),
     returning: await returningProfiles(st, DEMO_TENANT, from, day, cfg.api!.k, graphRules(cfg)),
     segments: segmentCounts(await segmentMembers(st, DEMO_TENANT, day, cfg.segments, graphRules(cfg)), cfg.api!.k),
     cloud: { batches: stats.batches, sightings: stats.sightings, consumerIds: stats.consumerIds, duplicates: stats.duplicates, deadLetters: stats.deadLetters },
+    accuracy: await estimateAccuracy(st, day, truth),
     interrupted,
   };
 }
 
-function emptyFigures(store: string, epoch: string): StoreDayFigures {
-  return { store, epoch, timezone: TIMEZONE, uniqueVisitors: 0, passersBy: 0, visits: 0, footfallByHour: Array(24).fill(0), dwellHistogram: Array(6).fill(0), medianDwellMinutes: null, crossStore: 0 };
+/** The estimate against the truth on every whole day before `today` (an aggregate error, no count of people). */
+async function estimateAccuracy(st: DemoWorld['cloud']['store'], today: string, truth: TrafficTruth): Promise<DemoSummary['accuracy']> {
+  const days = [...new Set(Object.values(truth.people).flatMap((byDay) => Object.keys(byDay)))].filter((d) => d < today).sort();
+  const errors: number[] = [];
+  const naive: number[] = [];
+  for (const day of days) {
+    for (const f of await dayFigures(st, DEMO_TENANT, day, 1)) {
+      const t = truth.people[f.store]?.[day];
+      if (!t || t.wifiPhones < 20 || f.people.estimated === null) continue;
+      errors.push(Math.abs(f.people.estimated - t.wifiPhones) / t.wifiPhones);
+      naive.push(Math.abs(t.wifiAddresses - t.wifiPhones) / t.wifiPhones);
+    }
+  }
+  const pct = (x: number) => Math.round(1000 * x) / 10;
+  const mean = (xs: number[]) => (xs.length ? pct(xs.reduce((a, b) => a + b, 0) / xs.length) : null);
+  return { storeDays: errors.length, meanErrorPct: mean(errors), worstErrorPct: errors.length ? pct(Math.max(...errors)) : null, addressesMeanErrorPct: mean(naive) };
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');

@@ -93,6 +93,11 @@ export interface ProbeRequestOptions {
   rates?: number[];
   dsChannel?: number;
   extraIes?: Uint8Array[];
+  /**
+   * The whole element list after the SSID, in the order a phone sends it (its rates and DS Parameter
+   * Set included): replaces `rates`, `dsChannel` and `extraIes`.
+   */
+  elements?: Uint8Array[];
   /** Sets the +HTC/Order bit and adds the 4-byte HT Control field. */
   htc?: boolean;
 }
@@ -105,9 +110,23 @@ export function probeRequest(o: ProbeRequestOptions): Uint8Array {
   const seq = o.seq ?? 0;
   const hdr = [0x40, o.htc ? 0x80 : 0x00, 0, 0, ...macBytes(0xffffffffffff), ...macBytes(o.sa), ...macBytes(0xffffffffffff), ...le16((seq & 0xfff) << 4)];
   if (o.htc) hdr.push(0, 0, 0, 0);
+  if (o.elements) return concat(new Uint8Array(hdr), ie(0, text(o.ssid ?? '')), ...o.elements);
   const ies = [ie(0, text(o.ssid ?? '')), ie(1, o.rates ?? [0x02, 0x04, 0x0b, 0x16, 0x0c, 0x12, 0x18, 0x24])];
   if (o.dsChannel !== undefined) ies.push(ie(3, [o.dsChannel]));
   return concat(new Uint8Array(hdr), ...ies, ...(o.extraIes ?? []));
+}
+
+/** DS Parameter Set (element 3): the channel the frame was sent on. */
+export const dsParams = (channel: number) => ie(3, [channel]);
+
+/** A vendor-specific element (221): OUI (24 bits), vendor type, then the vendor's data. */
+export function vendorIe(oui: number, type: number, data: number[] = []): Uint8Array {
+  return ie(221, [(oui >> 16) & 0xff, (oui >> 8) & 0xff, oui & 0xff, type, ...data]);
+}
+
+/** An element of the Element ID Extension kind (255): extension id, then its data. */
+export function extIe(extId: number, data: number[]): Uint8Array {
+  return ie(255, [extId, ...data]);
 }
 
 /** A beacon from an access point: well-formed, ignored by the decoders. */
