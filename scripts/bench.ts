@@ -115,11 +115,26 @@ async function main(): Promise<void> {
   }
   console.log(`memory: peak RSS ${fmt(global.peakRssMb, 1)} MB with ${fmt(global.distinct)} distinct devices in one day  target < 100 MB: ${global.peakRssMb < 100 ? 'MET' : 'MISSED'}`);
   startupBench(ROOT, results);
+  estimateAccuracyBench();
   await agentBench(results);
   cloudBench(results);
   graphBench(results);
   activationBench(results);
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 1) + '\n');
+}
+
+/**
+ * People behind randomized addresses (issue 12): the estimator on store scenes built from the labelled
+ * captures of real phones (test/fixtures/captures/probes-labelled), beside counting addresses.
+ */
+function estimateAccuracyBench(): void {
+  console.log('\nomniloop benchmark — people behind randomized addresses: scenes of k real phones (labelled captures), one-minute windows as the agent');
+  const r = spawnSync(process.execPath, [join(HERE, 'bench', 'estimate-accuracy.js'), '--quiet'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`estimate accuracy failed: ${r.stderr}`);
+  // The per-group table and the summary; single-file rows are in `node dist/scripts/bench/estimate-accuracy.js`.
+  const lines = r.stdout.split('\n');
+  const from = lines.findIndex((l) => l.startsWith('group '));
+  for (const l of lines.slice(from).filter((l) => !/^\s*\d+\s+(all|\d+)\s/.test(l) && !l.startsWith('k   ch'))) console.log(`  ${l}`);
 }
 
 /**
