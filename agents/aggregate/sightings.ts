@@ -66,7 +66,7 @@ export class SightingAggregator {
   /** Latest observation time seen: windows that ended more than `lateMs` before it are complete. */
   private watermark = -Infinity;
   /** One estimator across windows: a device that stays is one arrival, not one per window. */
-  private readonly estimator = new EphemeralDeviceEstimator();
+  private estimator: EphemeralDeviceEstimator | null = null;
 
   constructor(
     private readonly windowMs = 60_000,
@@ -100,7 +100,7 @@ export class SightingAggregator {
       if (!e) w.ephemeral.set(ek, (e = { devices: new Set(), frames: 0, source, cls }));
       e.devices.add(o.mac);
       e.frames++;
-      this.estimator.add(o);
+      (this.estimator ??= new EphemeralDeviceEstimator()).add(o);
       return;
     }
     const k = `${id}|${source}`;
@@ -137,7 +137,7 @@ export class SightingAggregator {
     }
     out.sort((a, b) => a.start - b.start);
     // In time order: the estimator attributes each device to the window it arrived in.
-    for (const w of out) w.estimate = { method: ESTIMATOR_VERSION, ...rounded(this.estimator.closeWindow(w.end)) };
+    if (this.estimator) for (const w of out) w.estimate = { method: ESTIMATOR_VERSION, ...rounded(this.estimator.closeWindow(w.end)) };
     return out;
   }
 

@@ -675,11 +675,13 @@ export class EphemeralDeviceEstimator {
   /** Cost of explaining track (first, peak, signatures, seq0) as chain c's next address; Infinity if inadmissible. */
   private linkCost(c: number, kind: number, first: number, peak: number, pch: number, fine: number, coarse: number, seq0: number): number {
     const gap = first - this.cLast[c]!;
+    // Most candidates fail on time alone: judge that before the signal, which costs more.
+    if (kind === BLE ? gap <= 0 || gap > this.bleHandover : gap > this.tailGap) return Infinity;
     const dr = this.signalDistance(c, peak, pch);
     const tol = this.rssiTol;
     const fineCost = fine === this.cFine[c] ? 0 : 0.5;
     if (kind === BLE) {
-      if (gap <= 0 || gap > this.bleHandover || dr > tol) return Infinity;
+      if (dr > tol) return Infinity;
       return dr / tol + (0.25 * gap) / this.bleHandover + fineCost;
     }
     const sameCoarse = coarse === this.cCoarse[c];

@@ -4,7 +4,7 @@
  * for the ephemeral ones). Pure aggregation over observations; it keeps 48-bit addresses only as numbers
  * in memory, never writes them anywhere.
  */
-import { AddressClass, Source, type Observation } from '../decode/observation.js';
+import { AddressClass, Source, isEphemeral, type Observation } from '../decode/observation.js';
 import { ESTIMATOR_VERSION, EphemeralDeviceEstimator } from '../estimate/device-estimator.js';
 import type { PipelineCounters } from './edge-pipeline.js';
 
@@ -39,7 +39,8 @@ export class SummaryCollector {
   /** Phones send bursts: the same address many times in a row needs one Set insert, not one per frame. */
   private lastMac = -1;
   private lastClass = 0;
-  private readonly estimator = new EphemeralDeviceEstimator();
+  /** Made at the first ephemeral address: a capture of stable addresses only never pays for its tables. */
+  private estimator: EphemeralDeviceEstimator | null = null;
   private lastTs = 0;
 
   constructor() {
@@ -47,7 +48,7 @@ export class SummaryCollector {
   }
 
   add(o: Observation): void {
-    this.estimator.add(o);
+    if (isEphemeral(o.addressClass)) (this.estimator ??= new EphemeralDeviceEstimator()).add(o);
     if (o.tsMs > this.lastTs) this.lastTs = o.tsMs;
     if (o.source === Source.Wifi) this.probeRequests++;
     else this.advertisements++;
@@ -63,8 +64,8 @@ export class SummaryCollector {
   result(counters: PipelineCounters, linktypes: readonly number[]): CaptureSummary {
     const n = (cls: AddressClass): number => this.byClass[cls]!.size;
     // The whole capture is one window: closed well after its last frame, so every address is counted.
-    this.estimator.closeWindow(this.lastTs + 3_600_000);
-    const est = this.estimator.totals();
+    this.estimator?.closeWindow(this.lastTs + 3_600_000);
+    const est = this.estimator?.totals() ?? { wifi: 0, ble: 0 };
     return {
       frames: counters.frames,
       linktype: linktypes[0] ?? null,
