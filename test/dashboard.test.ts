@@ -347,7 +347,7 @@ describe('HQ dashboard', () => {
     const known = day.stores.reduce((a, s) => a + s.people.known, 0);
     expect(people).toBeGreaterThan(known);
     expect(await page.locator('#kpi-people').textContent()).toBe(people.toLocaleString('en-US'));
-    expect(await page.locator('#kpi-people-sub').textContent()).toBe(`heard, inside and passing · ${known.toLocaleString('en-US')} known by Consumer-ID (${Math.round((100 * known) / people)} %)`);
+    expect(await page.locator('#kpi-people-sub').textContent()).toBe(`${known.toLocaleString('en-US')} known (${Math.round((100 * known) / people)} %)`);
 
     // Segments come with a later route: without it (404) the card stays hidden, with it the card shows its bars.
     const segments = await fetch(`http://127.0.0.1:${port}/v1/segments?tenant=${TENANT}`, { headers: { authorization: `Bearer ${TOKEN}` } });
