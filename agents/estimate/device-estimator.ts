@@ -44,9 +44,9 @@ export interface WindowEstimate {
 }
 
 export interface EstimatorOptions {
-  /** Addresses held at once (default 65536); the oldest is dropped beyond. */
+  /** Addresses held at once (default 32768: a busy store uses a few thousand in the minutes that matter); the oldest is dropped beyond. */
   maxTracks?: number;
-  /** Device chains held at once (default 16384); the oldest is dropped beyond. */
+  /** Device chains held at once (default 8192); the oldest is dropped beyond. */
   maxChains?: number;
   /** A scan burst ends after this much silence (default 1000 ms). */
   burstGapMs?: number;
@@ -209,8 +209,8 @@ export class EphemeralDeviceEstimator {
 
 
   constructor(opts: EstimatorOptions = {}) {
-    this.maxTracks = Math.max(16, opts.maxTracks ?? 65536);
-    this.maxChains = Math.max(16, opts.maxChains ?? 16384);
+    this.maxTracks = Math.max(16, opts.maxTracks ?? 32768);
+    this.maxChains = Math.max(16, opts.maxChains ?? 8192);
     this.burstGap = opts.burstGapMs ?? 1000;
     this.settle = opts.settleMs ?? 3000;
     this.tailGap = opts.tailGapMs ?? 300_000;
