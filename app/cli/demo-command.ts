@@ -79,24 +79,27 @@ async function demo(flags: DemoFlags): Promise<void> {
 function printSummary(s: DemoSummary): void {
   const k = (n: number | null) => (n === null ? '<5' : n.toLocaleString('en-US'));
   printLine('');
-  printLine(`Today (${s.day}) in every store — counts of people below 5 are not shown (k-anonymity):`);
-  printLine('');
-  printLine('People heard (inside and passing), estimated from what survives address randomization, against the truth:');
-  printLine(
-    formatTable(
-      ['store', 'people (estimated)', 'truth (phones)', 'error', 'known by Consumer-ID', 'WiFi addresses (naive count)'],
-      s.stores.map((f) => {
-        const e = f.people.estimated;
-        const err = e === null || f.truth.phones === 0 ? '-' : `${e >= f.truth.phones ? '+' : ''}${Math.round((100 * (e - f.truth.phones)) / f.truth.phones)} %`;
-        const share = f.people.knownShare === null ? '' : ` (${Math.round(100 * f.people.knownShare)} %)`;
-        return [f.store, k(e), f.truth.phones.toLocaleString('en-US'), err, `${k(f.people.known)}${share}`, f.truth.wifiAddresses.toLocaleString('en-US')];
-      }),
-    ),
-  );
+  printLine('Counts of people below 5 are not shown (k-anonymity).');
+  if (s.wholeDay) {
+    printLine('');
+    printLine(`People heard on ${s.wholeDay} (the last whole day; inside and passing), estimated from what survives address randomization, against the truth:`);
+    printLine(
+      formatTable(
+        ['store', 'people (estimated)', 'truth (phones)', 'error', 'known by Consumer-ID', 'WiFi addresses (naive count)'],
+        s.stores.map((f) => {
+          const w = f.wholeDay!;
+          const e = w.people.estimated;
+          const err = e === null || w.truth.phones === 0 ? '-' : `${e >= w.truth.phones ? '+' : ''}${Math.round((100 * (e - w.truth.phones)) / w.truth.phones)} %`;
+          const share = w.people.knownShare === null ? '' : ` (${Math.round(100 * w.people.knownShare)} %)`;
+          return [f.store, k(e), w.truth.phones.toLocaleString('en-US'), err, `${k(w.people.known)}${share}`, w.truth.wifiAddresses.toLocaleString('en-US')];
+        }),
+      ),
+    );
+  }
   const a = s.accuracy;
   if (a.storeDays > 0) printLine(`Over the ${a.storeDays} whole store-days of the history: people estimated ${a.meanErrorPct} % off the truth on average (worst ${a.worstErrorPct} %); counting addresses would be ${a.addressesMeanErrorPct} % off.`);
   printLine('');
-  printLine('Visits of the phones known by Consumer-ID (a stable address: a few percent of today\'s phones):');
+  printLine(`Today (${s.day}) so far: people heard (estimated) ${s.stores.map((f) => `${f.store} ${k(f.people.estimated)}`).join(', ')}; the visits of the phones known by Consumer-ID (a stable address: a few percent of today's phones):`);
   printLine(
     formatTable(
       ['store', 'frames', 'visitors', 'passers-by', 'median dwell', 'also in another store', 'opted-out frames dropped', 'identify events'],

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { generateStoreTraffic, type IdentifyEvent, type StoreTraffic, type TrafficTruth } from '../../scripts/gen-store-traffic.js';
 import { dayFigures, emptyStoreDay, type DayFigures } from '../../cloud/analytics/day-figures.js';
+import type { PeopleFigures } from '../../cloud/analytics/people.js';
 import { returningProfiles, type ReturningFigures } from '../../cloud/analytics/returning.js';
 import { segmentCounts, segmentMembers } from '../../cloud/segments/evaluate.js';
 import { graphRules } from '../../cloud/config/cloud-config.js';
@@ -35,11 +36,14 @@ export interface DemoSummary {
   day: string;
   dashboardUrl: string;
   signageUrl: string;
+  /** The last whole store-day before today (today is partial, and its live minutes are compressed). */
+  wholeDay: string | null;
   /**
-   * Per store: HQ's figures of today, and the generator's truth to hold them against: phones heard over
-   * WiFi (customers and staff) and the distinct WiFi addresses they used (what counting addresses would say).
+   * Per store: HQ's figures of today; and of the last whole day its people against the generator's truth:
+   * phones heard over WiFi (customers and staff) and the distinct WiFi addresses they used (what counting
+   * addresses would say).
    */
-  stores: (DayFigures & { frames: number; optedOut: number; links: number; truth: { phones: number; wifiAddresses: number } })[];
+  stores: (DayFigures & { frames: number; optedOut: number; links: number; wholeDay: { people: PeopleFigures; truth: { phones: number; wifiAddresses: number } } | null })[];
   returning: ReturningFigures;
   segments: { name: string; profiles: number | null }[];
   cloud: { batches: number; sightings: number; consumerIds: number; duplicates: number; deadLetters: number };
@@ -150,21 +154,25 @@ async function summarize(world: DemoWorld, day: string, historyStart: number, tr
   const st = world.cloud.store;
   const cfg = world.cloud.cfg;
   const figures = await dayFigures(st, DEMO_TENANT, day, cfg.api!.k);
+  const wholeDay = [...new Set(Object.values(truth.people).flatMap((byDay) => Object.keys(byDay)))].filter((d) => d < day).sort().pop() ?? null;
+  const whole = wholeDay ? await dayFigures(st, DEMO_TENANT, wholeDay, cfg.api!.k) : [];
   const from = new Date(historyStart + 12 * 3_600_000).toISOString().slice(0, 10);
   const stats = await st.stats();
   return {
     day,
+    wholeDay,
     dashboardUrl: world.dashboardUrl,
     signageUrl: world.signageUrl(world.stores[0]!),
     stores: world.stores.map((s) => {
-      const f = figures.find((x) => x.store === s.name) ?? { ...emptyStoreDay(s.name, day, TIMEZONE), people: { estimated: 0, known: 0, knownShare: null, arrivalsByHour: Array(24).fill(0), bleDevices: 0, method: null } };
-      const t = truth.people[s.name]?.[day];
+      const nobody = { estimated: 0, known: 0, knownShare: null, arrivalsByHour: Array(24).fill(0), bleDevices: 0, method: null };
+      const f = figures.find((x) => x.store === s.name) ?? { ...emptyStoreDay(s.name, day, TIMEZONE), people: nobody };
+      const t = wholeDay ? truth.people[s.name]?.[wholeDay] : undefined;
       return {
         ...f,
         frames: traffic.filter((t) => t.store === s.name).reduce((n, t) => n + t.frames, 0),
         optedOut: s.agent.pipeline.counters.optedOut,
         links: s.agent.counters.links,
-        truth: { phones: t?.wifiPhones ?? 0, wifiAddresses: t?.wifiAddresses ?? 0 },
+        wholeDay: wholeDay ? { people: whole.find((x) => x.store === s.name)?.people ?? nobody, truth: { phones: t?.wifiPhones ?? 0, wifiAddresses: t?.wifiAddresses ?? 0 } } : null,
       };
     }),
     returning: await returningProfiles(st, DEMO_TENANT, from, day, cfg.api!.k, graphRules(cfg)),
