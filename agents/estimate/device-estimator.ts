@@ -87,7 +87,7 @@ const WIFI = 0;
 const BLE = 1;
 /** Signal is kept per channel: 2.4 GHz 1 / 6 / 11 (BLE 37 / 38 / 39), anything else. */
 const SLOTS = 4;
-const HOUSEKEEP_MS = 100;
+const HOUSEKEEP_MS = 1000;
 /** Expired addresses and chains examined per housekeeping pass. */
 const HOUSEKEEP_STEPS = 64;
 /** Live chains moved to the back of the ring per housekeeping pass. */
