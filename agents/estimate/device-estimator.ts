@@ -87,7 +87,9 @@ const WIFI = 0;
 const BLE = 1;
 /** Signal is kept per channel: 2.4 GHz 1 / 6 / 11 (BLE 37 / 38 / 39), anything else. */
 const SLOTS = 4;
-const HOUSEKEEP_MS = 1000;
+const HOUSEKEEP_MS = 100;
+/** The sweep over silent chains runs less often: it is the costly part, and nothing waits on it. */
+const SWEEP_MS = 1000;
 /** Expired addresses and chains examined per housekeeping pass. */
 const HOUSEKEEP_STEPS = 64;
 /** Live chains moved to the back of the ring per housekeeping pass. */
@@ -199,6 +201,7 @@ export class EphemeralDeviceEstimator {
   private now = -Infinity;
   /** Housekeeping runs every HOUSEKEEP_MS of capture time, not every frame. */
   private nextHousekeep = -Infinity;
+  private nextSweep = -Infinity;
   private windowStart = NaN;
   private readonly totalArrivals = [0, 0];
   /** Distinct devices: arrivals less the returns of known addresses. */
@@ -564,11 +567,13 @@ export class EphemeralDeviceEstimator {
     }
   }
 
-  /** Every HOUSEKEEP_MS: settles due tracks, expires a bounded number of silent addresses and chains. */
+  /** Every HOUSEKEEP_MS: settles due tracks; every SWEEP_MS also expires a bounded number of silent chains. */
   private housekeep(): void {
     const now = this.now;
     this.nextHousekeep = now + HOUSEKEEP_MS;
     if (this.sQLen > 0) this.settleUntil(now - this.settle, now);
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + SWEEP_MS;
     // Addresses are kept until the table is full (an address heard again is its device's), chains only
     // while their device may still be around.
     const C = this.maxChains;
