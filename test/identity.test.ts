@@ -104,6 +104,14 @@ describe('input validation', () => {
     expect(() => new StoreDayClock('Mars/Olympus')).toThrow(InputError);
     expect(() => new StoreDayClock('UTC', 24)).toThrow(InputError);
   });
+
+  it('UTC is plain arithmetic (no Intl start-up), with the same days and boundaries as Intl gives', () => {
+    for (const rollover of [0, 4]) {
+      const plain = new StoreDayClock('UTC', rollover);
+      const intl = new StoreDayClock('Etc/UTC', rollover);
+      for (let t = Date.parse('2026-01-01T00:00:00Z'); t < Date.parse('2027-01-01T00:00:00Z'); t += 1_337_000) expect(plain.interval(t)).toEqual(intl.interval(t));
+    }
+  });
 });
 
 describe('secret files', () => {

@@ -62,7 +62,7 @@ export async function resolveIdentity(flags: IdentityFlags, allowThrowaway: bool
   } else if (allowThrowaway) {
     secret = generateSecret();
     throwawayKey = true;
-    warnings.push('no --key or --config given: Consumer-IDs come from a throwaway key and match nothing else');
+    warnings.push('no --key or --config given: Consumer-IDs come from a throwaway key and match nothing else (store-days in UTC unless --timezone)');
   } else {
     throw new InputError('no tenant secret: pass --key FILE (made by `omniloop key init`) or --config agent.yaml');
   }
@@ -70,7 +70,8 @@ export async function resolveIdentity(flags: IdentityFlags, allowThrowaway: bool
   if (!resolvedTenant) throw new InputError('no tenant: pass --tenant NAME or --config agent.yaml');
   validateTenant(resolvedTenant);
 
-  const timezone = flags.timezone ?? config?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  // A throwaway key's ids match nothing anywhere, so their store-days need not be this machine's.
+  const timezone = flags.timezone ?? config?.timezone ?? (throwawayKey ? 'UTC' : (Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC'));
   if (!isValidTimeZone(timezone)) throw new InputError(`--timezone ${JSON.stringify(timezone)} is not an IANA time zone (for example Europe/Berlin)`);
   const rolloverHours = flags.rollover !== undefined ? parseRollover(flags.rollover) : (config?.rolloverHours ?? 0);
 
