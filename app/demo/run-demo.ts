@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { generateStoreTraffic, type IdentifyEvent, type StoreTraffic, type TrafficTruth } from '../../scripts/gen-store-traffic.js';
-import { dayFigures, emptyStoreDay, type DayFigures } from '../../cloud/analytics/day-figures.js';
+import { dayFigures, emptyDayFigures, type DayFigures } from '../../cloud/analytics/day-figures.js';
 import type { PeopleFigures } from '../../cloud/analytics/people.js';
 import { returningProfiles, type ReturningFigures } from '../../cloud/analytics/returning.js';
 import { segmentCounts, segmentMembers } from '../../cloud/segments/evaluate.js';
@@ -154,7 +154,9 @@ async function summarize(world: DemoWorld, day: string, historyStart: number, tr
   const st = world.cloud.store;
   const cfg = world.cloud.cfg;
   const figures = await dayFigures(st, DEMO_TENANT, day, cfg.api!.k);
-  const wholeDay = [...new Set(Object.values(truth.people).flatMap((byDay) => Object.keys(byDay)))].filter((d) => d < day).sort().pop() ?? null;
+  // Whole days: every day of the generator's truth before today.
+  const wholeDays = [...new Set(Object.values(truth.people).flatMap((byDay) => Object.keys(byDay)))].filter((d) => d < day).sort();
+  const wholeDay = wholeDays.at(-1) ?? null;
   const whole = wholeDay ? await dayFigures(st, DEMO_TENANT, wholeDay, cfg.api!.k) : [];
   const from = new Date(historyStart + 12 * 3_600_000).toISOString().slice(0, 10);
   const stats = await st.stats();
@@ -164,28 +166,26 @@ async function summarize(world: DemoWorld, day: string, historyStart: number, tr
     dashboardUrl: world.dashboardUrl,
     signageUrl: world.signageUrl(world.stores[0]!),
     stores: world.stores.map((s) => {
-      const nobody = { estimated: 0, known: 0, knownShare: null, arrivalsByHour: Array(24).fill(0), bleDevices: 0, method: null };
-      const f = figures.find((x) => x.store === s.name) ?? { ...emptyStoreDay(s.name, day, TIMEZONE), people: nobody };
+      const f = figures.find((x) => x.store === s.name) ?? emptyDayFigures(s.name, day, TIMEZONE);
       const t = wholeDay ? truth.people[s.name]?.[wholeDay] : undefined;
       return {
         ...f,
         frames: traffic.filter((t) => t.store === s.name).reduce((n, t) => n + t.frames, 0),
         optedOut: s.agent.pipeline.counters.optedOut,
         links: s.agent.counters.links,
-        wholeDay: wholeDay ? { people: whole.find((x) => x.store === s.name)?.people ?? nobody, truth: { phones: t?.wifiPhones ?? 0, wifiAddresses: t?.wifiAddresses ?? 0 } } : null,
+        wholeDay: wholeDay ? { people: (whole.find((x) => x.store === s.name) ?? emptyDayFigures(s.name, wholeDay, TIMEZONE)).people, truth: { phones: t?.wifiPhones ?? 0, wifiAddresses: t?.wifiAddresses ?? 0 } } : null,
       };
     }),
     returning: await returningProfiles(st, DEMO_TENANT, from, day, cfg.api!.k, graphRules(cfg)),
     segments: segmentCounts(await segmentMembers(st, DEMO_TENANT, day, cfg.segments, graphRules(cfg)), cfg.api!.k),
     cloud: { batches: stats.batches, sightings: stats.sightings, consumerIds: stats.consumerIds, duplicates: stats.duplicates, deadLetters: stats.deadLetters },
-    accuracy: await estimateAccuracy(st, day, truth),
+    accuracy: await estimateAccuracy(st, wholeDays, truth),
     interrupted,
   };
 }
 
-/** The estimate against the truth on every whole day before `today` (an aggregate error, no count of people). */
-async function estimateAccuracy(st: DemoWorld['cloud']['store'], today: string, truth: TrafficTruth): Promise<DemoSummary['accuracy']> {
-  const days = [...new Set(Object.values(truth.people).flatMap((byDay) => Object.keys(byDay)))].filter((d) => d < today).sort();
+/** The estimate against the truth on the whole days (an aggregate error, no count of people). */
+async function estimateAccuracy(st: DemoWorld['cloud']['store'], days: readonly string[], truth: TrafficTruth): Promise<DemoSummary['accuracy']> {
   const errors: number[] = [];
   const naive: number[] = [];
   for (const day of days) {

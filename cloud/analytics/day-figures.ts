@@ -34,6 +34,11 @@ export async function dayFigures(store: CloudStore, tenant: string, day: string,
   return out;
 }
 
+/** A store-day nobody was heard in: every figure zero, people included. */
+export function emptyDayFigures(store: string, epoch: string, timezone: string): DayFigures {
+  return { ...emptyStoreDay(store, epoch, timezone), people: { estimated: 0, known: 0, knownShare: null, arrivalsByHour: Array(24).fill(0), bleDevices: 0, method: null } };
+}
+
 /** A store-day with no visit of a known phone: every figure of them is zero. */
 export function emptyStoreDay(store: string, epoch: string, timezone: string): StoreDayFigures {
   return { store, epoch, timezone, uniqueVisitors: 0, passersBy: 0, visits: 0, footfallByHour: Array(24).fill(0), dwellHistogram: Array(6).fill(0), medianDwellMinutes: null, crossStore: 0 };
