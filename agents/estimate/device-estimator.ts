@@ -203,11 +203,9 @@ export class EphemeralDeviceEstimator {
   private nextHousekeep = -Infinity;
   private nextSweep = -Infinity;
   private windowStart = NaN;
-  private readonly totalArrivals = [0, 0];
-  /** Distinct devices: arrivals less the returns of known addresses. */
+  /** Distinct devices over closed windows: arrivals less the returns of known addresses. */
   private readonly totalDistinct = [0, 0];
-  /** Devices whose chain was dropped (cap) before a window counted them. */
-  private readonly pendingArrivals = [0, 0];
+  /** Distinct devices counted since the last window closed (chains dropped at the cap included). */
   private readonly pendingDistinct = [0, 0];
 
 
@@ -318,9 +316,6 @@ export class EphemeralDeviceEstimator {
     this.settleUntil(quiet ? Infinity : endMs - this.settle, endMs);
     const start = this.windowStart === this.windowStart ? this.windowStart : endMs;
     const present = [0, 0];
-    const arrivals = [this.pendingArrivals[WIFI]!, this.pendingArrivals[BLE]!];
-    this.pendingArrivals[WIFI] = 0;
-    this.pendingArrivals[BLE] = 0;
     for (let c = this.aHead; c >= 0; ) {
       const next = this.aNext[c]!;
       const k = this.cKind[c]!;
@@ -332,13 +327,11 @@ export class EphemeralDeviceEstimator {
         // A chain arrives as one device; the devices its burst rate stands for beyond the first are
         // counted when it ends, over its whole span: a rate judged early, or at a busy moment, would
         // ratchet the count up window after window.
-        this.count(c, 1, arrivals);
+        this.count(c, 1);
         if (endMs - last > (k === WIFI ? this.tailGap : this.bleHandover) + this.settle) this.freeChain(c);
       }
       c = next;
     }
-    this.totalArrivals[WIFI]! += arrivals[WIFI]!;
-    this.totalArrivals[BLE]! += arrivals[BLE]!;
     // What leaves the window is new devices only: a device recognised by an address it used before is
     // present again, not another arrival, so the windows of a day sum to its distinct devices (totals()).
     const fresh = [this.pendingDistinct[WIFI]!, this.pendingDistinct[BLE]!];
@@ -351,19 +344,18 @@ export class EphemeralDeviceEstimator {
   }
 
   /**
-   * Estimated distinct devices since construction, over closed windows: the sum of arrivals, less the
-   * returns of devices recognised by an address they used before (a return is an arrival in its window).
+   * Estimated distinct devices since construction, over closed windows: the sum of their arrivals (a
+   * device recognised by an address it used before is not counted again).
    */
   totals(): { wifi: number; ble: number } {
     return { wifi: this.totalDistinct[WIFI]!, ble: this.totalDistinct[BLE]! };
   }
 
-  /** Counts chain c's devices not counted yet: arrivals (into `into`) and distinct devices. */
-  private count(c: number, m: number, into: number[]): void {
+  /** Counts chain c's devices not counted yet, less those known by an address they used before. */
+  private count(c: number, m: number): void {
     const done = this.cCounted[c]!;
     if (m <= done) return;
     const k = this.cKind[c]!;
-    into[k]! += m - done;
     const known = this.cKnown[c]!;
     this.pendingDistinct[k]! += m - (done > known ? done : known < m ? known : m);
     this.cCounted[c] = m;
@@ -801,7 +793,7 @@ export class EphemeralDeviceEstimator {
   private freeChain(c: number): void {
     if (!this.cUsed[c]) return;
     // Uncounted devices are counted before they go (their window closes later).
-    this.count(c, this.multiplicity(c), this.pendingArrivals);
+    this.count(c, this.multiplicity(c));
     this.unlinkFromGroup(c);
     const p = this.aPrev[c]!;
     const n = this.aNext[c]!;
