@@ -89,7 +89,7 @@ const LA = 0x02 * 0x10000000000;
 
 describe('EphemeralDeviceEstimator', () => {
   it('names its method', () => {
-    expect(ESTIMATOR_VERSION).toBe('ephemeral-v2');
+    expect(ESTIMATOR_VERSION).toBe('ephemeral-v3');
   });
 
   it('ignores global and public addresses', () => {
@@ -127,8 +127,54 @@ describe('EphemeralDeviceEstimator', () => {
     expect(est.totals().wifi).toBe(1);
     // After a silence longer than the tail, the same kind of phone is a new arrival.
     t += 400_000;
-    est.add(wifiObs(o, t, mac++, 7, -50, 6, ie));
+    for (let k = 0; k < 3; k++) est.add(wifiObs(o, t + k * 30, mac++, 7 + k, -50, [1, 6, 11][k]!, ie));
     est.closeWindow(t + 60_000);
+    expect(est.totals().wifi).toBe(2);
+  });
+
+  it('a burst that opens with frames leaked from a neighbouring channel stays one device', () => {
+    const est = new EphemeralDeviceEstimator();
+    const o = newObservation();
+    const ie = probe('', 1, IPHONE_ELEMENTS);
+    let mac = LA + 0xa000;
+    // The labelled iPhone XR on channel 1: each burst a few addresses heard at -19 dB (its channel-1 probes)
+    // and -50..-68 dB (its probes on channels 2-4, heard by the same radio). Some bursts open with a
+    // leaked address, which on its own matches no chain by signal.
+    for (let b = 0; b < 10; b++) {
+      const t = b * 60_000;
+      if (b % 3 === 1) for (let k = 0; k < 3; k++) est.add(wifiObs(o, t + k * 20, mac, 200 + k, -52 - 4 * k, 1, ie));
+      if (b % 3 === 1) mac++;
+      const a = mac++;
+      for (let k = 0; k < 4; k++) est.add(wifiObs(o, t + 400 + k * 20, a, 1000 + k, k < 2 ? -19 : -60, 1, ie));
+    }
+    est.closeWindow(700_000);
+    expect(est.totals().wifi).toBe(1);
+    // The phone goes on; a phone as weak as the leaks that bursts on its own (20 s later, no stronger
+    // address within its bursts) is another device, and the leaks did not move the first one's level.
+    for (let b = 0; b < 4; b++) {
+      const t = 720_000 + b * 60_000;
+      for (let k = 0; k < 3; k++) est.add(wifiObs(o, t + k * 20, mac + 10 + b, 400 + k, -19, 1, ie));
+      for (let k = 0; k < 3; k++) est.add(wifiObs(o, t + 20_000 + k * 20, mac + b, 300 + k, -54, 1, ie));
+    }
+    est.closeWindow(1_100_000);
+    expect(est.totals().wifi).toBe(2);
+  });
+
+  it("a lone frame is no device: one probe with another chip's elements among a phone's bursts is not counted", () => {
+    const est = new EphemeralDeviceEstimator();
+    const o = newObservation();
+    const ie = probe('', 6, IPHONE_ELEMENTS);
+    // The labelled Oppo's capture holds one frame of other elements at -73 dB among its own bursts at -50.
+    const other = probe('', 1, [...el(1, 2, 4, 11, 22, 12, 18, 24, 36), ...el(50, 0x30, 0x48, 0x60, 0x6c)]);
+    let mac = LA + 0x9000;
+    for (let b = 0; b < 6; b++) for (let k = 0; k < 3; k++) est.add(wifiObs(o, b * 40_000 + k * 30, mac++, 100 + b * 3 + k, -50, [1, 6, 11][k]!, ie));
+    est.add(wifiObs(o, 65_900, mac++, 103, -73, 1, other));
+    est.closeWindow(300_000);
+    expect(est.totals().wifi).toBe(1);
+    // The same frame twice (a burst of two) is evidence enough.
+    est.add(wifiObs(o, 310_000, mac, 104, -73, 1, other));
+    est.add(wifiObs(o, 310_020, mac, 105, -73, 6, other));
+    est.closeWindow(400_000);
     expect(est.totals().wifi).toBe(2);
   });
 
@@ -187,7 +233,10 @@ describe('EphemeralDeviceEstimator', () => {
       ie[1] = 4;
       for (let k = 2; k < n; k++) ie[k] = Math.floor(rnd() * 256);
       const mac = LA + Math.floor(rnd() * 0xffffffffff);
+      // Two frames each: one lone frame is no device.
       wifiObs(o, i * 0.05, mac, Math.floor(rnd() * 4096), -90 + rnd() * 60, 1, ie.subarray(0, n));
+      est.add(o);
+      o.tsMs += 0.01;
       est.add(o);
       if ((i & 0xffff) === 0) {
         const s = est.size();
@@ -279,20 +328,29 @@ describe('EphemeralDeviceEstimator', () => {
 });
 
 describe('accuracy on store scenes from the labelled captures', () => {
-  it('store scenes: mean and crowd goals met; the worst-scene goal (<= 50 %) is not', () => {
-    // The benchmark's 240 scenes, fed in one-minute windows as the agent does (measured: mean 19.3 %, crowd 19.6 %).
+  it('store scenes: mean and crowd goals met, and no scene off by more than 50 %', () => {
+    // The benchmark's 240 scenes, fed in one-minute windows as the agent does (measured: mean 18.9 %,
+    // crowd 20.7 %, worst rounded 50 %: two phones estimated as 3).
     const rep = runAccuracyBenchmark({ seed: 1, scenes: 240 });
     expect(rep.scenes.length).toBeGreaterThanOrEqual(200);
-    // Goals: mean absolute count error <= 20 % over all scenes, <= 25 % over crowd scenes.
+    // Goals: mean absolute count error <= 20 % over all scenes, <= 25 % over crowd scenes, no scene
+    // off by more than 50 % (the estimate rounded to whole devices, as decode prints it).
     expect(rep.meanErrorPct).toBeLessThanOrEqual(20);
     expect(rep.crowdMeanErrorPct).toBeLessThanOrEqual(25);
-    // Goal "no scene off by more than 50 % (rounded)": NOT MET. Measured: 6 of 240 scenes, worst 150 %
-    // (two phones estimated as 5: a phone near the radio whose signal spans 50 dB, or one bursting faster
-    // than the one-phone rate). This asserts what is achieved, so a regression shows.
-    expect(rep.worstRounded.roundedErrorPct).toBeLessThanOrEqual(150);
-    expect(rep.scenes.filter((r) => r.roundedErrorPct > 50).length).toBeLessThanOrEqual(6);
+    expect(rep.worstRounded.roundedErrorPct).toBeLessThanOrEqual(50);
     // Far better than counting addresses.
     expect(rep.addressesMeanErrorPct).toBeGreaterThan(10 * rep.meanErrorPct);
+  });
+
+  it('store scenes of other seeds: the goals hold but for at most one scene in 240', () => {
+    // Other draws of the same phones (measured: seed 2 mean 17.6 %, none over 50 %; seed 3 16.7 %, one: five
+    // iPhone 11s heard on channel 11 alone estimated as 2.5).
+    for (const seed of [2, 3]) {
+      const rep = runAccuracyBenchmark({ seed, scenes: 240 });
+      expect(rep.meanErrorPct).toBeLessThanOrEqual(20);
+      expect(rep.crowdMeanErrorPct).toBeLessThanOrEqual(25);
+      expect(rep.scenes.filter((r) => r.roundedErrorPct > 50).length).toBeLessThanOrEqual(1);
+    }
   });
 
   it('whole files: one phone per file, and overlapping merges of 2..11 files', () => {

@@ -16,11 +16,15 @@
  *    - WiFi silence: the chain of the same coarse signature fell silent before the track began and for
  *      no longer than tailGap, signal within rssiTolDb of the range the chain was heard at on that
  *      channel (the range follows the device and spans at most rssiSpanDb);
+ *    - WiFi leakage (v3): a track heard only far below every chain's level (a radio hears a phone's
+ *      probes on neighbouring channels 30-50 dB weaker) whose burst goes on, within burstGap on the
+ *      same channel, with an address that does link within tolerance, joins that address's chain;
  *    - BLE hand-over: the chain of the same payload shape stopped before the track began, at most
  *      bleHandoverMs earlier (rotation: one address stops, the next starts), signal within rssiTolDb;
  *      a chain whose address is still advertising cannot be handed over.
  *    Costs prefer sequence continuity, then the same fine signature, then the closest signal.
- * 3. Count: each chain is one device, arriving in the window where it started and present in every
+ * 3. Count: each chain heard in at least MIN_FRAMES frames (v3: a lone frame is no evidence of a
+ *    person) is one device, arriving in the window where it started and present in every
  *    window where it was heard (WiFi: or silent for less than presentHoldMs). Chains expire after
  *    tailGap (WiFi) / bleHandoverMs (BLE) of silence; a device that stays is one arrival. Addresses are
  *    kept until the table is full: an address heard again after its chain expired (or was dropped) is a
@@ -36,7 +40,7 @@
 import { AddressClass, Source, type Observation } from '../decode/observation.js';
 import { bleSignature, wifiSignatures, type WifiSignatures } from './signature.js';
 
-export const ESTIMATOR_VERSION = 'ephemeral-v2';
+export const ESTIMATOR_VERSION = 'ephemeral-v3';
 
 export interface WindowEstimate {
   wifi: { present: number; arrivals: number };
@@ -94,6 +98,35 @@ const SWEEP_MS = 1000;
 const HOUSEKEEP_STEPS = 64;
 /** Live chains moved to the back of the ring per housekeeping pass. */
 const HOUSEKEEP_SPARE = 4;
+/**
+ * Frames a chain needs to count as a device: one lone frame (another chip's probe leaking into a burst,
+ * a phone at the edge of range) is no evidence of a person in the store; every phone present sends
+ * bursts of several.
+ */
+const MIN_FRAMES = 2;
+/** Later addresses of one burst examined for a leaked track's host chain, and settle-queue entries looked at (a flood must not make it quadratic). */
+const LEAK_MATES = 8;
+const LEAK_SCAN = 64;
+
+/** How far peak lies outside the range [lo[i], hi[i]] (0 inside; unset ranges are never compared). */
+function rangeDistance(lo: Float32Array, hi: Float32Array, i: number, peak: number): number {
+  const l = lo[i]!;
+  if (l !== l) return Infinity;
+  const h = hi[i]!;
+  return peak < l ? l - peak : peak > h ? peak - h : 0;
+}
+
+/** Widens [lo[i], hi[i]] to peak; the range follows the device (drift) but spans at most span dB. */
+function foldRange(lo: Float32Array, hi: Float32Array, i: number, peak: number, span: number): void {
+  if (!(peak >= lo[i]!)) {
+    lo[i] = peak;
+    if (!(hi[i]! - peak <= span)) hi[i] = peak + (hi[i]! === hi[i]! ? span : 0);
+  }
+  if (!(peak <= hi[i]!)) {
+    hi[i] = peak;
+    if (peak - lo[i]! > span) lo[i] = peak - span;
+  }
+}
 
 function channelSlot(ch: number): number {
   return ch === 1 || ch === 37 ? 0 : ch === 6 || ch === 38 ? 1 : ch === 11 || ch === 39 ? 2 : 3;
@@ -138,6 +171,8 @@ export class EphemeralDeviceEstimator {
   private readonly tKind: Uint8Array;
   /** 1: the address already belonged to a counted device (its chain was dropped since). */
   private readonly tKnown: Uint8Array;
+  /** Frames heard from the address before it settled. */
+  private readonly tFrames: Uint16Array;
   /** Chain slot + 1 once settled (0: not yet), and that chain's generation. */
   private readonly tChain: Int32Array;
   private readonly tChainGen: Uint32Array;
@@ -169,6 +204,8 @@ export class EphemeralDeviceEstimator {
   private readonly cCounted: Float32Array;
   /** Scans heard from the chain (sub-bursts closer than scanGap are one). */
   private readonly cBursts: Uint32Array;
+  /** Frames heard from the chain (a chain of one frame is not counted: see MIN_FRAMES). */
+  private readonly cFrames: Uint32Array;
   /** Devices of this chain counted before it was created (1: it continues a known address). */
   private readonly cKnown: Uint8Array;
   /**
@@ -242,6 +279,7 @@ export class EphemeralDeviceEstimator {
     this.tCoarse = new Uint32Array(T);
     this.tKind = new Uint8Array(T);
     this.tKnown = new Uint8Array(T);
+    this.tFrames = new Uint16Array(T);
     this.tChain = new Int32Array(T);
     this.tChainGen = new Uint32Array(T);
     this.tGen = new Uint32Array(T);
@@ -263,6 +301,7 @@ export class EphemeralDeviceEstimator {
     this.cKind = new Uint8Array(C);
     this.cCounted = new Float32Array(C);
     this.cBursts = new Uint32Array(C);
+    this.cFrames = new Uint32Array(C);
     this.cKnown = new Uint8Array(C);
     this.cRssiLo = new Float32Array(C * SLOTS);
     this.cRssiHi = new Float32Array(C * SLOTS);
@@ -321,15 +360,15 @@ export class EphemeralDeviceEstimator {
       const k = this.cKind[c]!;
       const last = this.cLast[c]!;
       const first = this.cFirst[c]!;
-      if (first < endMs) {
+      if (first < endMs && this.cFrames[c]! >= MIN_FRAMES) {
         const m = this.multiplicity(c);
         if (last >= start || (k === WIFI && last >= start - this.hold)) present[k]! += m;
         // A chain arrives as one device; the devices its burst rate stands for beyond the first are
         // counted when it ends, over its whole span: a rate judged early, or at a busy moment, would
         // ratchet the count up window after window.
         this.count(c, 1);
-        if (endMs - last > (k === WIFI ? this.tailGap : this.bleHandover) + this.settle) this.freeChain(c);
       }
+      if (first < endMs && endMs - last > (k === WIFI ? this.tailGap : this.bleHandover) + this.settle) this.freeChain(c);
       c = next;
     }
     // What leaves the window is new devices only: a device recognised by an address it used before is
@@ -376,6 +415,7 @@ export class EphemeralDeviceEstimator {
     this.tPeak[s] = NaN;
     this.tChain[s] = 0;
     this.tKnown[s] = 0;
+    this.tFrames[s] = 0;
     if (kind === WIFI) {
       const sig = wifiSignatures(o.buf, o.ieOff, o.ieLen, this.sigScratch);
       this.tFine[s] = sig.fine;
@@ -410,9 +450,11 @@ export class EphemeralDeviceEstimator {
       this.tFirst[s] = t;
       this.tPeak[s] = NaN;
       this.tFirstSeq[s] = o.seq;
+      this.tFrames[s] = 0;
       this.queueSettle(s);
     }
     if (this.tChain[s] === 0) {
+      if (this.tFrames[s]! < 0xffff) this.tFrames[s]!++;
       // Not settled yet: the peak over the first burst decides the link.
       if (r === r && !(r <= this.tPeak[s]!) && r < 20) {
         this.tPeak[s] = r;
@@ -422,6 +464,7 @@ export class EphemeralDeviceEstimator {
       return;
     }
     if (t - this.cLast[c]! > this.scanGap) this.cBursts[c]!++;
+    this.cFrames[c]!++;
     if (t > this.cLast[c]!) this.cLast[c] = t;
     if (o.seq >= 0) {
       this.tLastSeq[s] = o.seq;
@@ -585,7 +628,7 @@ export class EphemeralDeviceEstimator {
       this.cRingHead = (i + 1) % C;
       this.cRingLen--;
       // A chain is freed only once counted (closeWindow), so no device is lost between windows.
-      if (now - this.cLast[c]! > life && this.cCounted[c]) this.freeChain(c);
+      if (now - this.cLast[c]! > life && (this.cCounted[c] || this.cFrames[c]! < MIN_FRAMES)) this.freeChain(c);
       else {
         spared++;
         const j = (this.cRingHead + this.cRingLen) % C;
@@ -632,13 +675,19 @@ export class EphemeralDeviceEstimator {
         best = c;
       }
     }
+    // A leaked track's signal is not the device's: it joins the chain without moving its level.
+    let leaked = false;
+    if (best < 0 && kind === WIFI) {
+      best = this.leakHost(s, key);
+      leaked = best >= 0;
+    }
     if (best < 0) {
       best = this.newChain(kind, fine, coarse, first, key);
       this.cKnown[best] = this.tKnown[s]!;
     } else {
       if (first - this.cLast[best]! > this.scanGap) this.cBursts[best]!++;
       // Fold the track into the chain.
-      if (peak === peak) {
+      if (peak === peak && !leaked) {
         const i = best * SLOTS + this.tPeakCh[s]!;
         const old = this.cRssi[i]!;
         this.cRssi[i] = old === old ? old + 0.3 * (peak - old) : peak;
@@ -649,24 +698,59 @@ export class EphemeralDeviceEstimator {
     }
     this.tChain[s] = best + 1;
     this.tChainGen[s] = this.cGen[best]!;
+    this.cFrames[best]! += this.tFrames[s]!;
     const last = this.tLast[s]!;
     if (last > this.cLast[best]!) this.cLast[best] = last;
     if (this.tLastSeq[s]! >= 0) this.cLastSeq[best] = this.tLastSeq[s]!;
-    if (peak === peak) {
+    if (peak === peak && !leaked) {
       const i = best * SLOTS + this.tPeakCh[s]!;
       if (this.cRssi[i] !== this.cRssi[i]) this.cRssi[i] = peak;
-      // The range follows the device (drift) but spans at most rssiSpanDb.
-      const W = this.rssiSpan;
-      if (!(peak >= this.cRssiLo[i]!)) {
-        this.cRssiLo[i] = peak;
-        if (!(this.cRssiHi[i]! - peak <= W)) this.cRssiHi[i] = peak + (this.cRssiHi[i]! === this.cRssiHi[i]! ? W : 0);
-      }
-      if (!(peak <= this.cRssiHi[i]!)) {
-        this.cRssiHi[i] = peak;
-        if (peak - this.cRssiLo[i]! > W) this.cRssiLo[i] = peak - W;
-      }
+      foldRange(this.cRssiLo, this.cRssiHi, i, peak, this.rssiSpan);
     }
     void now;
+  }
+
+  /**
+   * The chain whose burst track s leaked from, or -1. A radio on channel 1 hears a phone's probes on
+   * channels 2-4 as well, 30-50 dB weaker (the labelled iPhones: -21, -50, -64, -68 dB within half a
+   * second), and iOS may take a new address mid-sweep: a track of only such frames that opens a burst
+   * matches no chain by signal. It belongs to the chain that a later address of the same burst (first
+   * frame within burstGap, same channel, same signature group) links to within signal tolerance, when s
+   * lies below that chain's level by more than the tolerance (leakage is only ever weaker). The settle
+   * queue is in order of first frame; at most LEAK_MATES mates among LEAK_SCAN entries are examined.
+   */
+  private leakHost(s: number, key: number): number {
+    const T = this.maxTracks;
+    const peak = this.tPeak[s]!;
+    const pch = this.tPeakCh[s]!;
+    const first = this.tFirst[s]!;
+    if (peak !== peak) return -1;
+    const n = this.sQLen < LEAK_SCAN ? this.sQLen : LEAK_SCAN;
+    for (let k = 0, seen = 0; k < n && seen < LEAK_MATES; k++) {
+      const i = (this.sQHead + k) % T;
+      const q = this.sQ[i]!;
+      if (q === s || !this.tUsed[q] || this.tGen[q] !== this.sQGen[i] || this.tChain[q] !== 0) continue;
+      const f = this.tFirst[q]!;
+      if (f < first) continue;
+      if (f - first > this.burstGap) break;
+      if (this.tKind[q] !== WIFI || this.tPeakCh[q] !== pch || ((this.tCoarse[q]! ^ (WIFI * 0x9e3779b1)) >>> 0) !== key) continue;
+      seen++;
+      const qPeak = this.tPeak[q]!;
+      let best = -1;
+      let bestCost = Infinity;
+      let c = this.groupHead.get(key) ?? -1;
+      for (let n = 0; c >= 0 && n < this.maxCandidates; n++, c = this.cNext[c]!) {
+        const cost = this.linkCost(c, WIFI, f, qPeak, pch, this.tFine[q]!, this.tCoarse[q]!, this.tFirstSeq[q]!);
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = c;
+        }
+      }
+      if (best < 0 || this.signalDistance(best, qPeak, pch) > this.rssiTol) continue;
+      const lo = this.cRssiLo[best * SLOTS + pch]!;
+      if (lo === lo && peak < lo - this.rssiTol) return best;
+    }
+    return -1;
   }
 
   /** Cost of explaining track (first, peak, signatures, seq0) as chain c's next address; Infinity if inadmissible. */
@@ -703,9 +787,7 @@ export class EphemeralDeviceEstimator {
     const same = this.cRssi[base + pch]!;
     if (same === same) {
       // Outside the range this device was heard at on this channel, by how much.
-      const lo = this.cRssiLo[base + pch]!;
-      const hi = this.cRssiHi[base + pch]!;
-      return peak < lo ? lo - peak : peak > hi ? peak - hi : 0;
+      return rangeDistance(this.cRssiLo, this.cRssiHi, base + pch, peak);
     }
     let best = Infinity;
     for (let k = 0; k < SLOTS; k++) {
@@ -732,6 +814,7 @@ export class EphemeralDeviceEstimator {
     this.cCoarse[c] = coarse;
     this.cCounted[c] = 0;
     this.cBursts[c] = 1;
+    this.cFrames[c] = 0;
     this.cKnown[c] = 0;
     this.cRssiLo.fill(NaN, c * SLOTS, c * SLOTS + SLOTS);
     this.cRssiHi.fill(NaN, c * SLOTS, c * SLOTS + SLOTS);
@@ -793,7 +876,7 @@ export class EphemeralDeviceEstimator {
   private freeChain(c: number): void {
     if (!this.cUsed[c]) return;
     // Uncounted devices are counted before they go (their window closes later).
-    this.count(c, this.multiplicity(c));
+    if (this.cFrames[c]! >= MIN_FRAMES) this.count(c, this.multiplicity(c));
     this.unlinkFromGroup(c);
     const p = this.aPrev[c]!;
     const n = this.aNext[c]!;
