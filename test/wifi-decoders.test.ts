@@ -50,6 +50,27 @@ describe('probe requests behind radiotap (127)', () => {
     expect([o.mac, o.rssi, o.channel]).toEqual([SA, -47, 36]);
   });
 
+  it('reads every frame right when layouts repeat and alternate (the parser remembers the last layout)', () => {
+    const info = newRadiotapInfo();
+    const parse = (h: Uint8Array) => (parseRadiotap(h, 0, h.length, info) ? { ...info } : null);
+    const a = (sig: number, freq: number, flags = 0) => radiotapHeader({ flags, freqMhz: freq, signalDbm: sig, antenna: 1 });
+    const b = (sig: number) => radiotapHeader({ tsft: 1n, freqMhz: 2412, signalDbm: sig });
+    const v = (sig: number, skip: number) =>
+      radiotapHeader({ flags: 0, freqMhz: 2462, signalDbm: sig, vendor: { oui: 0x001122, subns: 1, data: new Uint8Array(skip) }, perAntennaSignal: { antenna: 1, signalDbm: -90 } });
+    // The same layout twice with other values, another layout, the first again, vendor namespaces
+    // whose skip lengths differ (never remembered), then a broken header of a remembered layout.
+    expect(parse(a(-40, 2437))).toEqual({ length: a(0, 0).length, flags: 0, freqMhz: 2437, signalDbm: -40 });
+    expect(parse(a(-71, 2412, 0x10))).toMatchObject({ flags: 0x10, freqMhz: 2412, signalDbm: -71 });
+    expect(parse(b(-55))).toMatchObject({ flags: 0, freqMhz: 2412, signalDbm: -55 });
+    expect(parse(a(-33, 2462))).toMatchObject({ flags: 0, freqMhz: 2462, signalDbm: -33 });
+    expect(parse(v(-47, 3))).toMatchObject({ freqMhz: 2462, signalDbm: -47 });
+    expect(parse(v(-48, 5))).toMatchObject({ freqMhz: 2462, signalDbm: -48 });
+    const cut = a(-20, 2437);
+    cut[2] = 10; // the length no longer holds the fields of that layout
+    expect(parseRadiotap(cut, 0, cut.length, info)).toBe(false);
+    expect(parse(a(-21, 2437))).toMatchObject({ freqMhz: 2437, signalDbm: -21 });
+  });
+
   it('strips the FCS when the flags say it is there, and rejects frames flagged with a bad FCS', () => {
     const frame = withFcs(probeRequest({ sa: SA, ssid: 'x' }));
     const ok = decodeOne(127, concat(rt({ flags: 0x10 }), frame));

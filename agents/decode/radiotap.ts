@@ -50,13 +50,68 @@ export function parseRadiotap(buf: Uint8Array, off: number, len: number, out: Ra
   const hdrLen = buf[off + 2]! | (buf[off + 3]! << 8);
   if (hdrLen < 8 || hdrLen > len) return false;
   out.length = hdrLen;
+  if (hdrLen === seen.hdrLen && sameWords(buf, off)) return applyLayout(buf, off, out);
 
   // The present words run until one without the EXT bit; the fields start right after the last one.
   let words = 1;
   while (readU32(buf, off + 4 * words) & 0x80000000) {
     words++;
-    if (4 + 4 * words > hdrLen || words > MAX_PRESENT_WORDS) return false;
+    if (4 + 4 * words > hdrLen || words > MAX_PRESENT_WORDS) {
+      seen.hdrLen = -1;
+      return false;
+    }
   }
+  // Field positions depend on the header length and the present words alone (in one namespace):
+  // remember them for the next frame of the same layout, as most captures repeat one layout.
+  seen.hdrLen = -1;
+  const cacheable = words <= LAYOUT_WORDS;
+  const ok = walkFields(buf, off, hdrLen, words, out);
+  if (cacheable && seen.nsSwitch === 0) {
+    seen.hdrLen = hdrLen;
+    seen.words = words;
+    for (let w = 0; w < words; w++) seen.present[w] = readU32(buf, off + 4 + 4 * w) | 0;
+    seen.ok = ok;
+  }
+  return ok;
+}
+
+/** The last header layout walked: its present words, where its fields are, and the verdict. */
+const LAYOUT_WORDS = 8;
+const seen = {
+  hdrLen: -1,
+  words: 0,
+  present: new Int32Array(LAYOUT_WORDS),
+  ok: false,
+  /**
+   * Set while walking when the header switches namespace: a vendor namespace's skip length is data, and
+   * a second default namespace may repeat a field. Such layouts are walked every time.
+   */
+  nsSwitch: 0,
+  /** Positions (relative to the header) of Flags, Channel, the first dBm signal and XChannel; -1: absent. */
+  flagsPos: -1,
+  chanPos: -1,
+  signalPos: -1,
+  xchanPos: -1,
+};
+
+function sameWords(buf: Uint8Array, off: number): boolean {
+  const n = seen.words;
+  for (let w = 0; w < n; w++) if ((readU32(buf, off + 4 + 4 * w) | 0) !== seen.present[w]) return false;
+  return true;
+}
+
+function applyLayout(buf: Uint8Array, off: number, out: RadiotapInfo): boolean {
+  if (seen.flagsPos >= 0) out.flags = buf[off + seen.flagsPos]!;
+  if (seen.chanPos >= 0) out.freqMhz = buf[off + seen.chanPos]! | (buf[off + seen.chanPos + 1]! << 8);
+  if (seen.signalPos >= 0) out.signalDbm = (buf[off + seen.signalPos]! << 24) >> 24;
+  if (out.freqMhz === 0 && seen.xchanPos >= 0) out.freqMhz = buf[off + seen.xchanPos + 4]! | (buf[off + seen.xchanPos + 5]! << 8);
+  return seen.ok;
+}
+
+/** Walks the fields after `words` present words, filling out and the positions in `seen`. */
+function walkFields(buf: Uint8Array, off: number, hdrLen: number, words: number, out: RadiotapInfo): boolean {
+  seen.nsSwitch = 0;
+  seen.flagsPos = seen.chanPos = seen.signalPos = seen.xchanPos = -1;
   let pos = 4 + 4 * words; // relative to the header start, which alignment is measured from
   let inDefaultNs = true;
   let bitBase = 0;
@@ -74,20 +129,32 @@ export function parseRadiotap(buf: Uint8Array, off: number, len: number, out: Ra
           pos = (pos + align - 1) & ~(align - 1);
           if (pos + size > hdrLen) return false;
           const p = off + pos;
-          if (bit === BIT_FLAGS) out.flags = buf[p]!;
-          else if (bit === BIT_CHANNEL) out.freqMhz = buf[p]! | (buf[p + 1]! << 8);
-          else if (bit === BIT_DBM_SIGNAL) {
-            if (Number.isNaN(out.signalDbm)) out.signalDbm = (buf[p]! << 24) >> 24;
-          } else if (bit === BIT_XCHANNEL && out.freqMhz === 0) out.freqMhz = buf[p + 4]! | (buf[p + 5]! << 8);
+          if (bit === BIT_FLAGS) {
+            seen.flagsPos = pos;
+            out.flags = buf[p]!;
+          } else if (bit === BIT_CHANNEL) {
+            seen.chanPos = pos;
+            out.freqMhz = buf[p]! | (buf[p + 1]! << 8);
+          } else if (bit === BIT_DBM_SIGNAL) {
+            if (Number.isNaN(out.signalDbm)) {
+              seen.signalPos = pos;
+              out.signalDbm = (buf[p]! << 24) >> 24;
+            }
+          } else if (bit === BIT_XCHANNEL) {
+            seen.xchanPos = pos;
+            if (out.freqMhz === 0) out.freqMhz = buf[p + 4]! | (buf[p + 5]! << 8);
+          }
           pos += size;
         }
       }
     }
     // What the next word means: back to the default namespace, into a vendor one, or more of the same.
     if (word & (1 << BIT_RT_NS)) {
+      seen.nsSwitch = 1;
       inDefaultNs = true;
       bitBase = 0;
     } else if (word & (1 << BIT_VENDOR_NS)) {
+      seen.nsSwitch = 1;
       pos = (pos + 1) & ~1;
       if (pos + 6 > hdrLen) return false;
       const skip = buf[off + pos + 4]! | (buf[off + pos + 5]! << 8);

@@ -4,6 +4,7 @@
  * for the ephemeral ones). Pure aggregation over observations; it keeps 48-bit addresses only as numbers
  * in memory, never writes them anywhere.
  */
+import { AddressTable } from '../decode/address-table.js';
 import { AddressClass, Source, isEphemeral, type Observation } from '../decode/observation.js';
 import { ESTIMATOR_VERSION, EphemeralDeviceEstimator } from '../estimate/device-estimator.js';
 import type { PipelineCounters } from './edge-pipeline.js';
@@ -33,10 +34,10 @@ export class SummaryCollector {
   private probeRequests = 0;
   private advertisements = 0;
   /** Distinct addresses, indexed by AddressClass. */
-  private readonly byClass: Set<number>[] = [];
+  private readonly byClass: AddressTable[] = [];
   private readonly ibeacons = new Set<string>();
   private readonly eddystones = new Set<string>();
-  /** Phones send bursts: the same address many times in a row needs one Set insert, not one per frame. */
+  /** Phones send bursts: the same address many times in a row needs one table insert, not one per frame. */
   private lastMac = -1;
   private lastClass = 0;
   /** Made at the first ephemeral address: a capture of stable addresses only never pays for its tables. */
@@ -44,7 +45,7 @@ export class SummaryCollector {
   private lastTs = 0;
 
   constructor() {
-    for (const cls of Object.values(AddressClass)) this.byClass[cls] = new Set();
+    for (const cls of Object.values(AddressClass)) this.byClass[cls] = new AddressTable();
   }
 
   add(o: Observation): void {

@@ -9,6 +9,7 @@ import { deriveDayKey, deriveOptoutKey } from '../../shared/identity/keys.js';
 import { OptoutTokenizer } from '../../shared/identity/optout.js';
 import { validateTenant } from '../../shared/identity/secret.js';
 import { StoreDayClock, type DayInterval } from '../../shared/identity/store-day.js';
+import { AddressTable } from '../decode/address-table.js';
 import { macToBytes } from '../decode/observation.js';
 
 export interface PseudonymizerOptions {
@@ -22,7 +23,9 @@ export interface PseudonymizerOptions {
 interface DayState {
   interval: DayInterval;
   hasher: ConsumerIdHasher;
-  ids: Map<number, string>;
+  /** The day's addresses (numbered as they come) and their ids by that number. */
+  macs: AddressTable;
+  ids: string[];
 }
 
 /** The opt-out verdict cache is bounded: beyond this many addresses it starts over. */
@@ -49,10 +52,11 @@ export class Pseudonymizer {
   cidForMac(mac: number, tsMs: number): string {
     let d = this.cur;
     if (d === null || tsMs < d.interval.startMs || tsMs >= d.interval.endMs) d = this.dayState(tsMs);
-    let cid = d.ids.get(mac);
+    const i = d.macs.add(mac);
+    let cid = d.ids[i];
     if (cid === undefined) {
       cid = d.hasher.address(macToBytes(mac, this.mac6));
-      d.ids.set(mac, cid);
+      d.ids.push(cid);
     }
     return cid;
   }
@@ -92,7 +96,7 @@ export class Pseudonymizer {
 
   /** Consumer-IDs held for the current and previous store-day. */
   get cacheSize(): number {
-    return (this.cur?.ids.size ?? 0) + (this.prev?.ids.size ?? 0);
+    return (this.cur?.ids.length ?? 0) + (this.prev?.ids.length ?? 0);
   }
 
   private dayState(tsMs: number): DayState {
@@ -104,7 +108,8 @@ export class Pseudonymizer {
     const next: DayState = {
       interval,
       hasher: new ConsumerIdHasher(deriveDayKey(this.opts.secret, this.opts.tenant, interval.day)),
-      ids: new Map(),
+      macs: new AddressTable(),
+      ids: [],
     };
     // Keep the later of the two days as current; an old straggler day never evicts today.
     if (c === null || interval.startMs >= c.interval.startMs) {
