@@ -47,6 +47,14 @@ describe('omniloop demo', () => {
     expect(existsSync(join(data, 'cloud.db'))).toBe(true);
   }, 120_000);
 
+  it('--duration 0 replays the history alone (it failed with an internal error)', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'omniloop-demo-'));
+    const r = await runCliAsync(['demo', '--duration', '0', '--history-days', '1', '--customers', '100', '--port', '0', '--data', data, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/internal error|live traffic now/);
+    expect(JSON.parse(r.stdout).cloud.batches).toBeGreaterThan(0);
+  }, 120_000);
+
   it('refuses bad options with one line and exit 2', async () => {
     const r = await runCliAsync(['demo', '--stores', '11']);
     expect(r.code).toBe(2);

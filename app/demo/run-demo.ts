@@ -78,9 +78,10 @@ export async function runDemo(o: DemoOptions): Promise<{ world: DemoWorld; summa
     seed: o.seed,
     timezone: TIMEZONE,
     outDir: dir,
+    // --duration 0: the history alone, no live period.
     periods: [
       { name: 'history', startMs: historyStart, endMs: now },
-      { name: 'live', startMs: now, endMs: now + o.durationSeconds * 1000, busy: true },
+      ...(o.durationSeconds > 0 ? [{ name: 'live', startMs: now, endMs: now + o.durationSeconds * 1000, busy: true }] : []),
     ],
   });
   // A few customers asked not to be tracked: HQ publishes their tokens, the agents drop them from then on.
@@ -98,7 +99,7 @@ export async function runDemo(o: DemoOptions): Promise<{ world: DemoWorld; summa
         await s.agent.replay(t.file, 'max', o.signal);
       }),
     );
-    if (!o.signal.aborted) {
+    if (!o.signal.aborted && o.durationSeconds > 0) {
       o.progress('history replayed; live traffic now, at the pace it happens (Ctrl-C stops)');
       await Promise.all(of('live').map(({ s, t }) => Promise.all([playLive(s.agent, t.file, o.signal), postOnTime(s.apiUrl, world.tokens.store, t, o.signal)])));
     }
