@@ -6,15 +6,19 @@
  * (clear() starts over).
  */
 export class AddressTable {
-  /** Per slot, side by side (one cache line per probe): key high 24 bits, key low 24 bits, member index + 1 (0: empty), unused. */
-  private slots: Int32Array;
+  private hi: Int32Array;
+  private lo: Int32Array;
+  /** Member index + 1; 0: empty. */
+  private val: Int32Array;
   private mask: number;
   private n = 0;
 
   constructor(initialCapacity = 1024) {
     let cap = 16;
     while (cap < 2 * initialCapacity) cap *= 2;
-    this.slots = new Int32Array(4 * cap);
+    this.hi = new Int32Array(cap);
+    this.lo = new Int32Array(cap);
+    this.val = new Int32Array(cap);
     this.mask = cap - 1;
   }
 
@@ -25,55 +29,55 @@ export class AddressTable {
 
   /** The member index of mac, or -1. */
   indexOf(mac: number): number {
-    const top = (mac / 0x1000000) | 0; // < 2^24: truncation is floor
+    const top = Math.floor(mac / 0x1000000);
     const lo = mac - top * 0x1000000;
     const m = this.mask;
-    const t = this.slots;
     for (let i = bucket(top, lo) & m; ; i = (i + 1) & m) {
-      const v = t[4 * i + 2]!;
+      const v = this.val[i]!;
       if (v === 0) return -1;
-      if (t[4 * i + 1] === lo && t[4 * i] === top) return v - 1;
+      if (this.lo[i] === lo && this.hi[i] === top) return v - 1;
     }
   }
 
   /** The member index of mac, adding it (as the next index) when it is new. */
   add(mac: number): number {
-    const top = (mac / 0x1000000) | 0; // < 2^24: truncation is floor
+    const top = Math.floor(mac / 0x1000000);
     const lo = mac - top * 0x1000000;
     const m = this.mask;
-    const t = this.slots;
     let i = bucket(top, lo) & m;
     for (;;) {
-      const v = t[4 * i + 2]!;
+      const v = this.val[i]!;
       if (v === 0) break;
-      if (t[4 * i + 1] === lo && t[4 * i] === top) return v - 1;
+      if (this.lo[i] === lo && this.hi[i] === top) return v - 1;
       i = (i + 1) & m;
     }
-    t[4 * i] = top;
-    t[4 * i + 1] = lo;
-    t[4 * i + 2] = ++this.n;
+    this.hi[i] = top;
+    this.lo[i] = lo;
+    this.val[i] = ++this.n;
     if (2 * this.n > m) this.grow();
     return this.n - 1;
   }
 
   clear(): void {
-    this.slots.fill(0);
+    this.val.fill(0);
     this.n = 0;
   }
 
   private grow(): void {
-    const old = this.slots;
-    const cap = (this.mask + 1) * 2;
-    const t = (this.slots = new Int32Array(4 * cap));
+    const { hi, lo, val } = this;
+    const cap = val.length * 2;
+    this.hi = new Int32Array(cap);
+    this.lo = new Int32Array(cap);
+    this.val = new Int32Array(cap);
     const m = (this.mask = cap - 1);
-    for (let j = 0; j < old.length; j += 4) {
-      const v = old[j + 2]!;
+    for (let j = 0; j < val.length; j++) {
+      const v = val[j]!;
       if (v === 0) continue;
-      let i = bucket(old[j]!, old[j + 1]!) & m;
-      while (t[4 * i + 2] !== 0) i = (i + 1) & m;
-      t[4 * i] = old[j]!;
-      t[4 * i + 1] = old[j + 1]!;
-      t[4 * i + 2] = v;
+      let i = bucket(hi[j]!, lo[j]!) & m;
+      while (this.val[i] !== 0) i = (i + 1) & m;
+      this.hi[i] = hi[j]!;
+      this.lo[i] = lo[j]!;
+      this.val[i] = v;
     }
   }
 }

@@ -151,10 +151,12 @@ export class EphemeralDeviceEstimator {
   // ---- tracks (one per address) ----
   /**
    * Address → track slot: open addressing with linear probing over (high 24 bits | kind, low 24 bits),
-   * int32 keys (a Map keyed by 48-bit doubles costs several times more per lookup). Four int32 per slot,
-   * side by side so a probe reads one cache line: key high, key low, track slot + 1 (0: empty), unused.
+   * int32 keys (a Map keyed by 48-bit doubles costs several times more per lookup).
    */
-  private readonly h: Int32Array;
+  private readonly hKeyHi: Int32Array;
+  private readonly hKeyLo: Int32Array;
+  /** Track slot + 1; 0: empty. */
+  private readonly hVal: Int32Array;
   private readonly hMask: number;
   private readonly tMac: Float64Array;
   private readonly tFirst: Float64Array;
@@ -262,7 +264,9 @@ export class EphemeralDeviceEstimator {
     const T = this.maxTracks;
     let cap = 16;
     while (cap < 2 * T) cap *= 2;
-    this.h = new Int32Array(4 * cap);
+    this.hKeyHi = new Int32Array(cap);
+    this.hKeyLo = new Int32Array(cap);
+    this.hVal = new Int32Array(cap);
     this.hMask = cap - 1;
     this.tMac = new Float64Array(T);
     this.tFirst = new Float64Array(T);
@@ -477,55 +481,55 @@ export class EphemeralDeviceEstimator {
   }
 
   private lookup(mac: number, kind: number): number {
-    const top = (mac / 0x1000000) | 0; // < 2^24: truncation is floor
+    const top = Math.floor(mac / 0x1000000);
     const hi = top | (kind << 24);
     const lo = mac - top * 0x1000000;
     const m = this.hMask;
     for (let i = this.bucket(hi, lo); ; i = (i + 1) & m) {
-      const v = this.h[4 * i + 2]!;
+      const v = this.hVal[i]!;
       if (v === 0) return -1;
-      if (this.h[4 * i + 1] === lo && this.h[4 * i] === hi) return v - 1;
+      if (this.hKeyLo[i] === lo && this.hKeyHi[i] === hi) return v - 1;
     }
   }
 
   private insert(mac: number, kind: number, s: number): void {
-    const top = (mac / 0x1000000) | 0; // < 2^24: truncation is floor
+    const top = Math.floor(mac / 0x1000000);
     const hi = top | (kind << 24);
     const lo = mac - top * 0x1000000;
     const m = this.hMask;
     let i = this.bucket(hi, lo);
-    while (this.h[4 * i + 2] !== 0) {
-      if (this.h[4 * i + 1] === lo && this.h[4 * i] === hi) break;
+    while (this.hVal[i] !== 0) {
+      if (this.hKeyLo[i] === lo && this.hKeyHi[i] === hi) break;
       i = (i + 1) & m;
     }
-    this.h[4 * i] = hi;
-    this.h[4 * i + 1] = lo;
-    this.h[4 * i + 2] = s + 1;
+    this.hKeyHi[i] = hi;
+    this.hKeyLo[i] = lo;
+    this.hVal[i] = s + 1;
   }
 
   /** Removes mac's entry if it points at slot s (backward-shift deletion keeps probe chains whole). */
   private remove(mac: number, kind: number, s: number): void {
-    const top = (mac / 0x1000000) | 0; // < 2^24: truncation is floor
+    const top = Math.floor(mac / 0x1000000);
     const hi = top | (kind << 24);
     const lo = mac - top * 0x1000000;
     const m = this.hMask;
     let i = this.bucket(hi, lo);
     for (;;) {
-      const v = this.h[4 * i + 2]!;
+      const v = this.hVal[i]!;
       if (v === 0) return;
-      if (this.h[4 * i + 1] === lo && this.h[4 * i] === hi) break;
+      if (this.hKeyLo[i] === lo && this.hKeyHi[i] === hi) break;
       i = (i + 1) & m;
     }
-    if (this.h[4 * i + 2] !== s + 1) return;
-    this.h[4 * i + 2] = 0;
-    for (let j = (i + 1) & m; this.h[4 * j + 2] !== 0; j = (j + 1) & m) {
-      const home = this.bucket(this.h[4 * j]!, this.h[4 * j + 1]!);
+    if (this.hVal[i] !== s + 1) return;
+    this.hVal[i] = 0;
+    for (let j = (i + 1) & m; this.hVal[j] !== 0; j = (j + 1) & m) {
+      const home = this.bucket(this.hKeyHi[j]!, this.hKeyLo[j]!);
       // Move j into the hole at i if its home is not cyclically within (i, j].
       if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-        this.h[4 * i] = this.h[4 * j]!;
-        this.h[4 * i + 1] = this.h[4 * j + 1]!;
-        this.h[4 * i + 2] = this.h[4 * j + 2]!;
-        this.h[4 * j + 2] = 0;
+        this.hKeyHi[i] = this.hKeyHi[j]!;
+        this.hKeyLo[i] = this.hKeyLo[j]!;
+        this.hVal[i] = this.hVal[j]!;
+        this.hVal[j] = 0;
         i = j;
       }
     }
