@@ -104,7 +104,7 @@ describe('decode', () => {
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ frames: 25447, linktype: 127, malformed: 0, ignored: 0, optedOut: 0 });
-    expect(s.wifi).toEqual({ probeRequests: 25447, devices: { global: 99, randomized: 2456, estimated: expect.any(Number) } });
+    expect(s.wifi).toEqual({ probeRequests: 25447, connectedFrames: 0, devices: { global: 99, randomized: 2456, associated: 0, estimated: expect.any(Number) } });
     // Global addresses exactly, plus far fewer devices than the randomized addresses they used.
     expect(s.wifi.devices.estimated).toBeGreaterThan(99);
     expect(s.wifi.devices.estimated).toBeLessThan(99 + 2456 / 4);

@@ -6,6 +6,7 @@ import { readCaptureFile, type ReadResult } from '../capture/file-reader.js';
 import { isSupportedLinkType, linkTypeLabel, unsupportedLinkTypeError } from '../decode/frame-decoders.js';
 import { EdgePipeline, type PseudonymizedSink } from '../pipeline/edge-pipeline.js';
 import { SummaryCollector, type CaptureSummary } from '../pipeline/capture-summary.js';
+import { StoreNetworkWatcher } from '../pipeline/store-networks.js';
 import { addIdentityOptions, pseudonymizerFor, resolveIdentity, type IdentityFlags } from './identity-options.js';
 import { observationToJson, observationToText } from './observation-format.js';
 
@@ -13,14 +14,18 @@ interface DecodeFlags extends IdentityFlags {
   json?: boolean;
   summary?: boolean;
   showNames?: boolean;
+  network?: string[];
 }
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function configureDecode(cmd: Command): void {
   cmd
     .argument('<file>', 'capture file')
     .option('--json', 'machine-readable output: one JSON object per observation (with --summary: one object)')
     .option('-s, --summary', 'print counts instead of observations')
-    .option('--show-names', 'also show SSIDs and BLE device names (local diagnostics only: they can name a person)');
+    .option('--show-names', 'also show SSIDs and BLE device names (local diagnostics only: they can name a person)')
+    .option('--network <ssid>', "the store's own WiFi network (repeatable): addresses connected to it are `associated` and get Consumer-IDs", collect);
   addIdentityOptions(cmd).action(async (file: string, flags: DecodeFlags) => runDecode(file, flags));
 }
 
@@ -35,7 +40,8 @@ export async function runDecode(file: string, flags: DecodeFlags): Promise<void>
   else if (flags.json) sink = (o, cid) => out.write(JSON.stringify(observationToJson(o, cid, pseudo, !!flags.showNames)) + '\n');
   else sink = (o, cid) => out.write(observationToText(observationToJson(o, cid, pseudo, !!flags.showNames)) + '\n');
 
-  const pipeline = new EdgePipeline(pseudo, sink);
+  const networks = flags.network?.length ? new StoreNetworkWatcher(flags.network.map((ssid) => ({ ssid }))) : null;
+  const pipeline = new EdgePipeline(pseudo, sink, networks);
   const read = readCaptureFile(file, pipeline.onRecord);
   out.flushSync();
 
@@ -59,8 +65,10 @@ function summaryText(file: string, read: ReadResult, s: CaptureSummary): string 
     ['ignored', s.ignored],
     ['opted out', s.optedOut],
     ['wifi probe requests', s.wifi.probeRequests],
+    ['wifi frames to store APs', s.wifi.connectedFrames],
     ['wifi devices: global', s.wifi.devices.global],
     ['wifi devices: randomized', s.wifi.devices.randomized],
+    ['wifi devices: associated', s.wifi.devices.associated],
     ['wifi devices: estimated', s.wifi.devices.estimated],
     ['ble advertisements', s.ble.advertisements],
     ['ble devices: public', s.ble.devices.public],

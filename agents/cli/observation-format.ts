@@ -3,7 +3,7 @@
  * stands for it. SSIDs and device names can name a person ("Jane's iPhone"), so they are shown only
  * when asked for, on the local terminal.
  */
-import { ADDRESS_CLASS_NAMES, BLE_PDU_NAMES, Source, type Observation } from '../decode/observation.js';
+import { ADDRESS_CLASS_NAMES, BLE_PDU_NAMES, Source, WifiFrame, type Observation } from '../decode/observation.js';
 import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
 
 export interface ObservationJson {
@@ -15,6 +15,8 @@ export interface ObservationJson {
   channel: number | null;
   freqMhz: number | null;
   seq?: number;
+  /** A station's frame to a store AP (decode --network): association, authentication, data. */
+  frame?: 'to-ap';
   directed?: boolean;
   ssid?: string;
   pdu?: string;
@@ -37,6 +39,7 @@ export function observationToJson(o: Observation, cid: string | null, p: Pseudon
   };
   if (o.source === Source.Wifi) {
     j.seq = o.seq;
+    if (o.frame === WifiFrame.ToAp) j.frame = 'to-ap';
     j.directed = o.ssidLen > 0;
     if (showNames && o.ssidOff >= 0) j.ssid = text(o.buf, o.ssidOff, o.ssidLen);
     return j;

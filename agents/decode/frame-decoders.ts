@@ -3,7 +3,7 @@ import { LinkType, LINKTYPE_NAMES, supportedLinkTypesText } from '../capture/rec
 import { decodeBleLl, decodeBleLlPhdr } from './ble-ll.js';
 import { decodeBtMonitor, decodeHciH4, decodeHciH4Phdr } from './hci.js';
 import type { FrameDecoder } from './observation.js';
-import { decodeAvs, decodePlainDot11, decodePpi, decodePrism, decodeRadiotap } from './wifi-decoders.js';
+import { connectionDecoders, decodeAvs, decodePlainDot11, decodePpi, decodePrism, decodeRadiotap } from './wifi-decoders.js';
 import { decodeNordicBle } from './nordic-ble.js';
 import { InputError } from '../../shared/errors.js';
 
@@ -21,8 +21,18 @@ const DECODERS = new Map<number, FrameDecoder>([
   [LinkType.BluetoothLinuxMonitor, decodeBtMonitor],
 ]);
 
-export function decoderFor(linktype: number): FrameDecoder | undefined {
-  return DECODERS.get(linktype);
+/** With the store's networks watched, the WiFi link types decode connection frames too. */
+const CONNECTION_DECODERS = new Map<number, FrameDecoder>([
+  ...DECODERS,
+  [LinkType.Ieee80211Radiotap, connectionDecoders.radiotap],
+  [LinkType.Ieee80211, connectionDecoders.plain],
+  [LinkType.Ppi, connectionDecoders.ppi],
+  [LinkType.Ieee80211Prism, connectionDecoders.prism],
+  [LinkType.Ieee80211Avs, connectionDecoders.avs],
+]);
+
+export function decoderFor(linktype: number, connections = false): FrameDecoder | undefined {
+  return (connections ? CONNECTION_DECODERS : DECODERS).get(linktype);
 }
 
 export function isSupportedLinkType(linktype: number): boolean {

@@ -6,6 +6,7 @@ import {
   AddressClass,
   FrameStatus,
   Source,
+  WifiFrame,
   macFromBytes,
   resetObservation,
   type Observation,
@@ -46,9 +47,10 @@ export function decodeDot11(
   tsMs: number,
   o: Observation,
   sink: ObservationSink,
+  connections = false,
 ): FrameStatus {
   if (len < 1) return FrameStatus.Malformed;
-  if (buf[off] !== FC0_PROBE_REQUEST) return FrameStatus.Ignored;
+  if (buf[off] !== FC0_PROBE_REQUEST) return connections ? decodeConnection(buf, off, len, truncated, fcs, rssi, freqMhz, tsMs, o, sink) : FrameStatus.Ignored;
   if (fcs === Fcs.Present && !truncated) len -= 4;
   if (len < MGMT_HEADER) return FrameStatus.Malformed;
   const hdr = buf[off + 1]! & FC1_ORDER ? MGMT_HEADER + 4 : MGMT_HEADER;
@@ -66,6 +68,8 @@ export function decodeDot11(
   o.freqMhz = freqMhz;
   o.channel = freqMhz ? wifiChannelFromFreq(freqMhz) : 0;
   o.seq = (buf[off + 22]! | (buf[off + 23]! << 8)) >>> 4;
+  // A probe request addressed to one access point (not broadcast): the network watcher may want it.
+  if (connections && (buf[off + 4]! & 0x01) === 0) o.bssid = macFromBytes(buf, off + 4);
   const ieStart = off + hdr;
   let end = off + len;
   // Unknown FCS: elements that do not fit, but do once the last 4 bytes are read as a matching FCS.
@@ -100,4 +104,78 @@ export function decodeDot11(
 function elementsFit(buf: Uint8Array, p: number, end: number): boolean {
   while (p + 2 <= end) p += 2 + buf[p + 1]!;
   return p === end;
+}
+
+// Frame control byte 0: version (2 bits), type (2), subtype (4).
+const TYPE_MGMT = 0;
+const TYPE_DATA = 2;
+const SUB_ASSOC_REQ = 0;
+const SUB_REASSOC_REQ = 2;
+const SUB_PROBE_RESP = 5;
+const SUB_BEACON = 8;
+const SUB_AUTH = 11;
+const FC1_TO_DS = 0x01;
+const FC1_FROM_DS = 0x02;
+/** Fixed fields before the elements: beacon and probe response (timestamp, interval, capabilities). */
+const ANNOUNCE_FIXED = 12;
+
+/**
+ * The frames the network watcher reads besides probe requests (connections on): a station's frames to an
+ * access point — association and reassociation requests, authentication, data, null and QoS null with
+ * To DS set — as WifiFrame.ToAp (mac: the station, bssid: the AP), and beacons and probe responses as
+ * WifiFrame.ApAnnounce (mac: the BSSID, with the SSID). Everything else stays Ignored. Addresses are
+ * checked for the group bit: a multicast transmitter is no station.
+ */
+function decodeConnection(buf: Uint8Array, off: number, len: number, truncated: boolean, fcs: Fcs, rssi: number, freqMhz: number, tsMs: number, o: Observation, sink: ObservationSink): FrameStatus {
+  const fc0 = buf[off]!;
+  if ((fc0 & 0x03) !== 0) return FrameStatus.Ignored; // another protocol version
+  const type = (fc0 >> 2) & 0x03;
+  const sub = fc0 >> 4;
+  if (fcs === Fcs.Present && !truncated) len -= 4;
+  if (len < MGMT_HEADER) return len < 2 ? FrameStatus.Malformed : FrameStatus.Ignored;
+  const fc1 = buf[off + 1]!;
+  let frame: WifiFrame;
+  let sta = -1;
+  let ap = -1;
+  if (type === TYPE_MGMT) {
+    if (sub === SUB_ASSOC_REQ || sub === SUB_REASSOC_REQ || sub === SUB_AUTH) {
+      frame = WifiFrame.ToAp;
+      sta = off + 10;
+      ap = off + 4;
+    } else if (sub === SUB_BEACON || sub === SUB_PROBE_RESP) {
+      frame = WifiFrame.ApAnnounce;
+      sta = off + 16; // BSSID (address 3)
+    } else return FrameStatus.Ignored;
+  } else if (type === TYPE_DATA) {
+    // To DS only: station to its AP (address 1 = BSSID, address 2 = the station).
+    if ((fc1 & (FC1_TO_DS | FC1_FROM_DS)) !== FC1_TO_DS) return FrameStatus.Ignored;
+    frame = WifiFrame.ToAp;
+    sta = off + 10;
+    ap = off + 4;
+  } else return FrameStatus.Ignored;
+  if (buf[sta]! & 0x01 || (ap >= 0 && buf[ap]! & 0x01)) return FrameStatus.Ignored;
+  resetObservation(o, buf);
+  o.source = Source.Wifi;
+  o.frame = frame;
+  o.tsMs = tsMs;
+  o.mac = macFromBytes(buf, sta);
+  o.addressClass = buf[sta]! & 0x02 ? AddressClass.WifiRandomized : AddressClass.WifiGlobal;
+  o.rssi = rssi;
+  o.freqMhz = freqMhz;
+  o.channel = freqMhz ? wifiChannelFromFreq(freqMhz) : 0;
+  o.seq = (buf[off + 22]! | (buf[off + 23]! << 8)) >>> 4;
+  if (ap >= 0) o.bssid = macFromBytes(buf, ap);
+  if (frame === WifiFrame.ApAnnounce) {
+    // The SSID element, the first after the fixed fields (a hidden network's may be empty or zeros).
+    const hdr = fc1 & FC1_ORDER ? MGMT_HEADER + 4 : MGMT_HEADER;
+    const p = off + hdr + ANNOUNCE_FIXED;
+    const end = off + len;
+    if (p + 2 > end) return FrameStatus.Malformed;
+    const elen = buf[p + 1]!;
+    if (buf[p] !== IE_SSID || elen > MAX_SSID || p + 2 + elen > end) return FrameStatus.Malformed;
+    o.ssidOff = p + 2;
+    o.ssidLen = elen;
+  }
+  sink(o);
+  return FrameStatus.Observed;
 }

@@ -20,7 +20,9 @@ export type Source = (typeof Source)[keyof typeof Source];
 
 /**
  * Address classes of DESIGN.md. Randomized WiFi and the two BLE private kinds are ephemeral: they are
- * counted, but never get a Consumer-ID.
+ * counted, but never get a Consumer-ID. `WifiAssociated` is a randomized address seen connected to one of
+ * the store's own networks: a per-network address (Android 10+, iOS 14+), stable for that network, so it
+ * gets a Consumer-ID like a global one.
  */
 export const AddressClass = {
   WifiGlobal: 1,
@@ -29,6 +31,7 @@ export const AddressClass = {
   BleStatic: 4,
   BleRpa: 5,
   BleNrpa: 6,
+  WifiAssociated: 7,
 } as const;
 export type AddressClass = (typeof AddressClass)[keyof typeof AddressClass];
 
@@ -39,7 +42,23 @@ export const ADDRESS_CLASS_NAMES: Record<AddressClass, string> = {
   [AddressClass.BleStatic]: 'static',
   [AddressClass.BleRpa]: 'rpa',
   [AddressClass.BleNrpa]: 'nrpa',
+  [AddressClass.WifiAssociated]: 'associated',
 };
+
+/**
+ * Which 802.11 frame a WiFi observation is. Only probe requests are decoded unless the pipeline watches the
+ * store's networks; then frames a station sends to an access point (association, authentication, data,
+ * null, a probe request addressed to one AP) and what access points announce (beacons, probe responses)
+ * are decoded too, for the network watcher alone: they are never counted as probes.
+ */
+export const WifiFrame = {
+  ProbeRequest: 0,
+  /** Station to AP: `mac` is the station, `bssid` the AP. */
+  ToAp: 1,
+  /** Beacon or probe response: `mac` is the AP (its BSSID), the SSID element as for probes. */
+  ApAnnounce: 2,
+} as const;
+export type WifiFrame = (typeof WifiFrame)[keyof typeof WifiFrame];
 
 export function isEphemeral(cls: AddressClass): boolean {
   return cls === AddressClass.WifiRandomized || cls === AddressClass.BleRpa || cls === AddressClass.BleNrpa;
@@ -88,6 +107,10 @@ export interface Observation {
   // --- WiFi probe request ---
   /** 802.11 sequence number (0..4095), -1 when not WiFi. */
   seq: number;
+  /** WifiFrame value (ProbeRequest for every probe request and for BLE). */
+  frame: WifiFrame;
+  /** The AP's address of a ToAp frame (48-bit, written order), -1 otherwise. */
+  bssid: number;
   /** SSID element: offset/length into buf; ssidOff = -1 when absent. Length 0 = wildcard SSID. */
   ssidOff: number;
   ssidLen: number;
@@ -143,6 +166,8 @@ export function resetObservation(o: Observation, buf: Uint8Array): void {
   o.freqMhz = 0;
   o.buf = buf;
   o.seq = -1;
+  o.frame = WifiFrame.ProbeRequest;
+  o.bssid = -1;
   o.ssidOff = -1;
   o.ssidLen = 0;
   o.ieOff = 0;

@@ -5,7 +5,7 @@
  * in memory, never writes them anywhere.
  */
 import { AddressTable } from '../decode/address-table.js';
-import { AddressClass, Source, isEphemeral, type Observation } from '../decode/observation.js';
+import { AddressClass, Source, WifiFrame, isEphemeral, type Observation } from '../decode/observation.js';
 import { ESTIMATOR_VERSION, EphemeralDeviceEstimator } from '../estimate/device-estimator.js';
 import type { PipelineCounters } from './edge-pipeline.js';
 
@@ -20,7 +20,11 @@ export interface CaptureSummary {
   /** The estimator behind `devices.estimated`. */
   estimator: string;
   /** `devices`: distinct addresses per class; `estimated`: distinct devices, global exact + randomized estimated. */
-  wifi: { probeRequests: number; devices: { global: number; randomized: number; estimated: number } };
+  /**
+   * `connectedFrames`: a station's frames to a store AP (with --network); `devices.associated`: randomized
+   * addresses seen connected to a store network (a Consumer-ID each, counted exactly, not estimated).
+   */
+  wifi: { probeRequests: number; connectedFrames: number; devices: { global: number; randomized: number; associated: number; estimated: number } };
   ble: {
     advertisements: number;
     /** `estimated`: distinct devices, public and static exact + private (rpa, nrpa) estimated. */
@@ -32,6 +36,7 @@ export interface CaptureSummary {
 
 export class SummaryCollector {
   private probeRequests = 0;
+  private connectedFrames = 0;
   private advertisements = 0;
   /** Distinct addresses, indexed by AddressClass. */
   private readonly byClass: AddressTable[] = [];
@@ -51,8 +56,9 @@ export class SummaryCollector {
   add(o: Observation): void {
     if (isEphemeral(o.addressClass)) (this.estimator ??= new EphemeralDeviceEstimator()).add(o);
     if (o.tsMs > this.lastTs) this.lastTs = o.tsMs;
-    if (o.source === Source.Wifi) this.probeRequests++;
-    else this.advertisements++;
+    if (o.source === Source.Ble) this.advertisements++;
+    else if (o.frame === WifiFrame.ProbeRequest) this.probeRequests++;
+    else this.connectedFrames++;
     if (o.mac !== this.lastMac || o.addressClass !== this.lastClass) {
       this.byClass[o.addressClass]!.add(o.mac);
       this.lastMac = o.mac;
@@ -78,7 +84,13 @@ export class SummaryCollector {
       estimator: ESTIMATOR_VERSION,
       wifi: {
         probeRequests: this.probeRequests,
-        devices: { global: n(AddressClass.WifiGlobal), randomized: n(AddressClass.WifiRandomized), estimated: n(AddressClass.WifiGlobal) + Math.round(est.wifi) },
+        connectedFrames: this.connectedFrames,
+        devices: {
+          global: n(AddressClass.WifiGlobal),
+          randomized: n(AddressClass.WifiRandomized),
+          associated: n(AddressClass.WifiAssociated),
+          estimated: n(AddressClass.WifiGlobal) + n(AddressClass.WifiAssociated) + Math.round(est.wifi),
+        },
       },
       ble: {
         advertisements: this.advertisements,

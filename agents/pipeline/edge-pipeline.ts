@@ -5,8 +5,9 @@
  */
 import type { RecordSink } from '../capture/record.js';
 import { decoderFor } from '../decode/frame-decoders.js';
-import { FrameStatus, isEphemeral, newObservation, type FrameDecoder, type Observation } from '../decode/observation.js';
+import { FrameStatus, Source, isEphemeral, newObservation, type FrameDecoder, type Observation } from '../decode/observation.js';
 import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
+import type { StoreNetworkWatcher } from './store-networks.js';
 
 /** Receives each observation with its Consumer-ID (null for ephemeral addresses). Reused after the call. */
 export type PseudonymizedSink = (o: Observation, cid: string | null) => void;
@@ -30,6 +31,8 @@ export class EdgePipeline {
   constructor(
     private readonly pseudonymizer: Pseudonymizer,
     private readonly downstream: PseudonymizedSink,
+    /** The store's networks: with it, connection frames are decoded and associated addresses get Consumer-IDs. */
+    private readonly networks: StoreNetworkWatcher | null = null,
   ) {}
 
   /** The capture side's entry point; bound once so it can be handed around without a closure per frame. */
@@ -38,7 +41,7 @@ export class EdgePipeline {
     c.frames++;
     if (linktype !== this.lastLinktype) {
       this.lastLinktype = linktype;
-      this.lastDecoder = decoderFor(linktype);
+      this.lastDecoder = decoderFor(linktype, this.networks !== null);
     }
     const decode = this.lastDecoder;
     if (decode === undefined) {
@@ -51,6 +54,7 @@ export class EdgePipeline {
   };
 
   private readonly onObservation = (o: Observation): void => {
+    if (this.networks !== null && o.source === Source.Wifi && !this.networks.admit(o)) return;
     const p = this.pseudonymizer;
     if (p.isOptedOut(o.mac)) {
       this.counters.optedOut++;

@@ -87,6 +87,8 @@ export function radiotapHeader(o: RadiotapOptions): Uint8Array {
 
 export interface ProbeRequestOptions {
   sa: number;
+  /** Address 1 and 3: one access point's (a probe for a network the phone knows); broadcast by default. */
+  da?: number;
   seq?: number;
   /** '' = wildcard SSID. */
   ssid?: string | Uint8Array;
@@ -108,7 +110,8 @@ export function ie(id: number, data: number[] | Uint8Array): Uint8Array {
 
 export function probeRequest(o: ProbeRequestOptions): Uint8Array {
   const seq = o.seq ?? 0;
-  const hdr = [0x40, o.htc ? 0x80 : 0x00, 0, 0, ...macBytes(0xffffffffffff), ...macBytes(o.sa), ...macBytes(0xffffffffffff), ...le16((seq & 0xfff) << 4)];
+  const da = o.da ?? 0xffffffffffff;
+  const hdr = [0x40, o.htc ? 0x80 : 0x00, 0, 0, ...macBytes(da), ...macBytes(o.sa), ...macBytes(da), ...le16((seq & 0xfff) << 4)];
   if (o.htc) hdr.push(0, 0, 0, 0);
   if (o.elements) return concat(new Uint8Array(hdr), ie(0, text(o.ssid ?? '')), ...o.elements);
   const ies = [ie(0, text(o.ssid ?? '')), ie(1, o.rates ?? [0x02, 0x04, 0x0b, 0x16, 0x0c, 0x12, 0x18, 0x24])];
@@ -136,7 +139,25 @@ export function beaconFrame(bssid: number, ssid: string, seq = 0): Uint8Array {
   return concat(new Uint8Array([...hdr, ...fixed]), ie(0, text(ssid)), ie(1, [0x82, 0x84, 0x8b, 0x96]));
 }
 
-/** A QoS-less data frame to the AP: ignored. */
+/** An association request from a station to an access point (management subtype 0). */
+export function assocRequest(sa: number, bssid: number, ssid: string, seq = 0): Uint8Array {
+  const hdr = [0x00, 0, 0, 0, ...macBytes(bssid), ...macBytes(sa), ...macBytes(bssid), ...le16((seq & 0xfff) << 4)];
+  return concat(new Uint8Array([...hdr, 0x11, 0x04, 0x0a, 0x00]), ie(0, text(ssid)), ie(1, [0x82, 0x84, 0x8b, 0x96]));
+}
+
+/** A QoS null frame (data subtype 12, To DS) from a station to its access point: power-save signalling. */
+export function qosNullFrame(sa: number, bssid: number, seq = 0): Uint8Array {
+  return new Uint8Array([0xc8, 0x01, 0, 0, ...macBytes(bssid), ...macBytes(sa), ...macBytes(bssid), ...le16((seq & 0xfff) << 4), 0, 0]);
+}
+
+/** A probe response from an access point to one station. */
+export function probeResponse(bssid: number, to: number, ssid: string, seq = 0): Uint8Array {
+  const hdr = [0x50, 0, 0, 0, ...macBytes(to), ...macBytes(bssid), ...macBytes(bssid), ...le16((seq & 0xfff) << 4)];
+  const fixed = [0, 0, 0, 0, 0, 0, 0, 0, 0x64, 0, 0x11, 0x04];
+  return concat(new Uint8Array([...hdr, ...fixed]), ie(0, text(ssid)), ie(1, [0x82, 0x84, 0x8b, 0x96]));
+}
+
+/** A QoS-less data frame to the AP (To DS). */
 export function dataFrame(sa: number, bssid: number, payload = 32, seq = 0): Uint8Array {
   const hdr = [0x08, 0x01, 0, 0, ...macBytes(bssid), ...macBytes(sa), ...macBytes(bssid), ...le16((seq & 0xfff) << 4)];
   return concat(new Uint8Array(hdr), new Uint8Array(payload));

@@ -18,7 +18,7 @@ export const sightingSchema = z
   .object({
     cid,
     source: z.enum(['wifi', 'ble']),
-    addressClass: z.enum(['global', 'randomized', 'public', 'static', 'rpa', 'nrpa']),
+    addressClass: z.enum(['global', 'randomized', 'associated', 'public', 'static', 'rpa', 'nrpa']),
     first: ms,
     last: ms,
     frames: z.number().int().min(1).max(10_000_000),
@@ -33,7 +33,7 @@ export const sightingSchema = z
 export const ephemeralSchema = z
   .object({
     source: z.enum(['wifi', 'ble']),
-    addressClass: z.enum(['global', 'randomized', 'public', 'static', 'rpa', 'nrpa']),
+    addressClass: z.enum(['global', 'randomized', 'associated', 'public', 'static', 'rpa', 'nrpa']),
     devices: z.number().int().min(0).max(10_000_000),
     frames: z.number().int().min(0).max(100_000_000),
   })
