@@ -17,6 +17,7 @@ import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
 import { Agent } from '../agents/runtime/agent.js';
 import { StoreApi } from '../agents/runtime/store-api.js';
 import { deriveLinkKey, deriveOptoutKey } from '../shared/identity/keys.js';
+import { networkToken } from '../shared/identity/link-keys.js';
 import { optoutToken } from '../shared/identity/optout.js';
 import { createLogger } from '../shared/log.js';
 import { validateLinksMessage } from '../shared/wire/links-schema.js';
@@ -56,9 +57,29 @@ describe('identify events (pure)', () => {
       ok: true,
       epoch: '2026-11-22',
       linkedDevice: true,
+      connected: false,
       link: { ts: DAY, cid: jane.cid, hem: v.hashed_emails[0].sha256, hph: v.hashed_phones[0].sha256, loyalty: v.loyalty_ids[0].key, consent: { marketing: true } },
     });
     expect(JSON.stringify(r)).not.toMatch(/jane|example|1234567|AB-12345|f0:18/i);
+  });
+
+  it('links the per-network address of a connected device like a global one, with its network token', () => {
+    const lk = deriveLinkKey(SECRET, 'acme');
+    const mac = 'da:a1:19:00:00:01';
+    const token = networkToken(lk, macToBytes(0xdaa119000001));
+    // Seen associated by the agent...
+    const seen = identify({ mac, email: 'jane@example.com', consent: { marketing: true } }, { ...ctx(), isConnected: (m) => m === 0xdaa119000001 });
+    expect(seen).toMatchObject({ ok: true, linkedDevice: true, connected: true });
+    expect(seen.ok && seen.link).toMatchObject({ cid: pseudo().cidForMac(0xdaa119000001, DAY), net: token, hem: expect.any(String), consent: { marketing: true } });
+    // ...or the portal says so.
+    const portal = identify({ mac, email: 'jane@example.com', consent: { marketing: false }, connected: true }, ctx());
+    expect(portal).toMatchObject({ ok: true, linkedDevice: true, connected: true, link: { net: token } });
+    // The token is the same on every day and in every store; the Consumer-ID is the day's.
+    const nextWeek = identify({ mac, email: 'jane@example.com', consent: { marketing: true }, connected: true, ts: DAY }, { ...ctx(), now: () => DAY + 3_600_000 });
+    expect(nextWeek.ok && nextWeek.link.net).toBe(token);
+    expect(JSON.stringify([seen, portal])).not.toMatch(/jane|example|da:a1/i);
+    // Not connected: the present rule (a randomized address is no device node).
+    expect(identify({ mac, email: 'jane@example.com', consent: { marketing: false }, connected: false }, { ...ctx(), isConnected: () => false })).toMatchObject({ ok: false, status: 422, reason: /not seen connected/ });
   });
 
   it('refuses what it cannot link, with a reason that repeats nothing it was sent', () => {

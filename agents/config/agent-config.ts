@@ -39,6 +39,32 @@ export const agentConfigSchema = z
              * (scripts/monitor-interface.sh): one of its WiFi interfaces (wlan1) or its phy (phy0).
              */
             radio: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$/, 'a WiFi interface such as wlan1 or a radio such as phy0 (see `iw dev`)').optional(),
+            /**
+             * The store's own networks (the guest WiFi): a randomized address seen connected to one of their
+             * access points is `associated` and gets a Consumer-ID (see agents/pipeline/store-networks.ts).
+             * BSSIDs are learnt from the access points' beacons, or listed.
+             */
+            networks: z
+              .array(
+                z
+                  .object({
+                    ssid: z.string().min(1).refine((v) => Buffer.byteLength(v) <= 32, 'an SSID is at most 32 bytes'),
+                    bssids: z.array(z.string().regex(/^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/, 'an access point address such as 0c:8d:db:00:00:01')).max(256).optional(),
+                  })
+                  .strict(),
+              )
+              .min(1)
+              .max(16)
+              .optional(),
+            /** An address stays associated this many hours after its last frame to a store AP (default 4). */
+            associatedHoldHours: z.number().min(0.1).max(72).default(4),
+            /**
+             * Once per store-day, link each associated address's Consumer-ID to its network token (keyed
+             * with the tenant's link key, the same in every store and on every day), so HQ sees a connected
+             * phone's visits across days and stores as one profile (default true). A guest network's
+             * terms are the customer's consent to being recognized there; set false where they are not.
+             */
+            linkConnected: z.boolean().default(true),
           })
           .strict()
           .optional(),

@@ -7,8 +7,8 @@
 import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
 import { parseMac } from '../../shared/identity/mac.js';
-import { hashEmail, hashPhone, loyaltyKey } from '../../shared/identity/link-keys.js';
-import { macFirstOctet } from '../decode/observation.js';
+import { hashEmail, hashPhone, loyaltyKey, networkToken } from '../../shared/identity/link-keys.js';
+import { macFirstOctet, macToBytes } from '../decode/observation.js';
 import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
 
 export const identifyRequestSchema = z
@@ -20,6 +20,8 @@ export const identifyRequestSchema = z
     consent: z.object({ marketing: z.boolean() }).strict(),
     /** When it happened (ms); now when absent. At most a day old: a later link belongs to another key epoch. */
     ts: z.number().int().optional(),
+    /** The captive portal says the device is connected to the store's network (the address it sees is the per-network one). */
+    connected: z.boolean().optional(),
   })
   .strict();
 
@@ -31,11 +33,14 @@ export interface Link {
   hem?: string;
   hph?: string;
   loyalty?: string;
-  consent: { marketing: boolean };
+  /** The connected device's network token (networkToken): the same in every store, on every day. */
+  net?: string;
+  /** The customer's decision; absent on a connection link, which names no person. */
+  consent?: { marketing: boolean };
 }
 
 export type IdentifyOutcome =
-  | { ok: true; epoch: string; link: Link; linkedDevice: boolean }
+  | { ok: true; epoch: string; link: Link; linkedDevice: boolean; connected: boolean }
   | { ok: false; status: 200 | 400 | 422; reason: string };
 
 export interface IdentifyContext {
@@ -46,6 +51,8 @@ export interface IdentifyContext {
   now?: () => number;
   /** How old an event may be (default a day); a backfill of past events (the demo, an import) allows more. */
   maxAgeMs?: number;
+  /** Whether the agent saw this randomized address connected to a store network around ts. */
+  isConnected?: (mac: number, ts: number) => boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -73,14 +80,19 @@ export function identify(body: unknown, ctx: IdentifyContext): IdentifyOutcome {
     if (r.email !== undefined) link.hem = hashEmail(r.email);
     if (r.phone !== undefined) link.hph = hashPhone(r.phone, ctx.defaultCountryCode);
     if (r.loyaltyId !== undefined) link.loyalty = loyaltyKey(ctx.linkKey, r.loyaltyId);
-    // A randomized (locally administered) address is ephemeral: it never becomes a node of the graph.
-    const linkedDevice = (first & 0x02) === 0;
+    // A randomized (locally administered) address is ephemeral: it never becomes a node of the graph,
+    // unless it is the per-network address of a device connected to the store's WiFi (seen associated by
+    // the agent, or the portal says so): stable for that network, so it links like a global one.
+    const randomized = (first & 0x02) !== 0;
+    const connected = randomized && (r.connected === true || (ctx.isConnected?.(mac, ts) ?? false));
+    const linkedDevice = !randomized || connected;
     if (linkedDevice) link.cid = p.cidForMac(mac, ts);
+    if (connected) link.net = networkToken(ctx.linkKey, macToBytes(mac));
     const ids = [link.cid, link.hem, link.hph, link.loyalty].filter(Boolean).length;
     if (ids < 2) {
-      return { ok: false, status: 422, reason: linkedDevice ? 'give at least one of email, phone, loyaltyId' : 'the address is randomized (not linkable): give at least two of email, phone, loyaltyId' };
+      return { ok: false, status: 422, reason: linkedDevice ? 'give at least one of email, phone, loyaltyId' : 'the address is randomized and not seen connected to the store network (not linkable): give at least two of email, phone, loyaltyId' };
     }
-    return { ok: true, epoch: p.dayInterval(ts).day, link, linkedDevice };
+    return { ok: true, epoch: p.dayInterval(ts).day, link, linkedDevice, connected };
   } catch (err) {
     if (err instanceof UserError) return { ok: false, status: 422, reason: err.message };
     throw err;

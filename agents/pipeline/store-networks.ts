@@ -86,6 +86,11 @@ export class StoreNetworkWatcher {
     return true;
   }
 
+  /** A store system (the captive portal) says mac is connected: its frames are associated from now on. */
+  noteConnected(mac: number, tsMs: number): void {
+    this.touch(mac, tsMs);
+  }
+
   /** Whether mac was seen associated with a store network within the hold time before tsMs. */
   isAssociated(mac: number, tsMs: number): boolean {
     const last = this.stations.get(mac);
@@ -100,10 +105,14 @@ export class StoreNetworkWatcher {
 
   private markAssociated(o: Observation): void {
     o.addressClass = AddressClass.WifiAssociated;
+    this.touch(o.mac, o.tsMs);
+  }
+
+  private touch(mac: number, tsMs: number): void {
     const m = this.stations;
     // Re-inserted so the Map's order is by last frame: the stalest are dropped first.
-    m.delete(o.mac);
-    m.set(o.mac, o.tsMs);
+    m.delete(mac);
+    m.set(mac, tsMs);
     if (m.size > this.maxStations) {
       for (const k of m.keys()) {
         m.delete(k);

@@ -14,7 +14,10 @@ import { EdgePipeline } from '../pipeline/edge-pipeline.js';
 import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
 import { Outbox } from '../outbox/outbox.js';
 import { Publisher } from '../publish/publisher.js';
-import type { Observation } from '../decode/observation.js';
+import { AddressClass, macToBytes, type Observation } from '../decode/observation.js';
+import { StoreNetworkWatcher } from '../pipeline/store-networks.js';
+import { networkToken } from '../../shared/identity/link-keys.js';
+import { parseMac } from '../../shared/identity/mac.js';
 import { Presence } from '../activation/presence.js';
 import { SegmentBook } from '../activation/audience-mix.js';
 import { identify, type IdentifyOutcome } from '../identify/identify.js';
@@ -35,6 +38,8 @@ export interface AgentCounters {
   batches: number;
   /** Identify events turned into links (in the outbox). */
   links: number;
+  /** Connected devices linked to their network token (once per device and store-day). */
+  connectedLinks: number;
 }
 
 export class Agent {
@@ -42,7 +47,11 @@ export class Agent {
   readonly aggregator: SightingAggregator;
   readonly outbox: Outbox;
   readonly publisher: Publisher | null;
-  readonly counters: AgentCounters = { windows: 0, sightings: 0, batches: 0, links: 0 };
+  readonly counters: AgentCounters = { windows: 0, sightings: 0, batches: 0, links: 0, connectedLinks: 0 };
+  /** The store's own networks (capture.wifi.networks): who is connected to them. */
+  readonly networks: StoreNetworkWatcher | null;
+  /** Consumer-IDs of connected devices already linked today (one link per device and store-day). */
+  private connectedToday = { day: '', cids: new Set<string>() };
   /** Who is here now (only when the store API is on: signage asks for it). */
   readonly presence: Presence | null;
   /** The segments HQ pushed for the Consumer-IDs present in this store. */
@@ -65,11 +74,19 @@ export class Agent {
       eddystone: (o: Observation) => pseudo.cidForEddystone(o.buf, o.eddystoneNsOff, o.tsMs),
     };
     const presence = this.presence;
-    this.pipeline = new EdgePipeline(pseudo, (o, cid) => {
-      const d = pseudo.dayInterval(o.tsMs);
-      this.aggregator.add(o, cid, d.day, d.startMs, d.endMs, this.beacons);
-      if (presence && cid !== null) presence.note(cid, o.tsMs, Number.isNaN(o.rssi) ? null : o.rssi);
-    });
+    const wifi = config.capture.wifi;
+    this.networks = wifi?.networks ? new StoreNetworkWatcher(wifi.networks, { holdMs: wifi.associatedHoldHours * 3_600_000 }) : null;
+    const linkConnected = wifi?.linkConnected === true && opts.linkKey !== undefined;
+    this.pipeline = new EdgePipeline(
+      pseudo,
+      (o, cid) => {
+        const d = pseudo.dayInterval(o.tsMs);
+        this.aggregator.add(o, cid, d.day, d.startMs, d.endMs, this.beacons);
+        if (presence && cid !== null) presence.note(cid, o.tsMs, Number.isNaN(o.rssi) ? null : o.rssi);
+        if (linkConnected && cid !== null && o.addressClass === AddressClass.WifiAssociated) this.linkConnected(o, cid, d.day);
+      },
+      this.networks,
+    );
     this.outbox = new Outbox(config.outbox.path, {
       maxRows: config.outbox.maxRows,
       maxBytes: config.outbox.maxMegabytes * 1024 * 1024,
@@ -148,12 +165,40 @@ export class Agent {
   identify(body: unknown, maxAgeMs?: number): IdentifyOutcome {
     const api = this.config.storeApi;
     if (!api || !this.opts.linkKey) throw new Error('identify events need the store API and the link key');
-    const r = identify(body, { pseudonymizer: this.pseudo, linkKey: this.opts.linkKey, defaultCountryCode: api.defaultCountryCode, maxAgeMs });
+    const networks = this.networks;
+    const r = identify(body, {
+      pseudonymizer: this.pseudo,
+      linkKey: this.opts.linkKey,
+      defaultCountryCode: api.defaultCountryCode,
+      maxAgeMs,
+      isConnected: (mac, ts) => networks?.isAssociated(mac, ts) ?? false,
+    });
     if (!r.ok) return r;
+    // The portal's word that the device is connected: its frames are associated from now on (the body
+    // was validated: its address parses).
+    if (r.connected && networks) networks.noteConnected(parseMac((body as { mac: string }).mac), r.link.ts);
     this.outbox.append('links', r.epoch, [JSON.stringify({ links: [r.link] })]);
     this.counters.links++;
     this.publisher?.pump();
     return r;
+  }
+
+  /**
+   * A connected device's first frame of the store-day: its Consumer-ID of the day is linked to its network
+   * token (the per-network address keyed with the link key), so HQ joins its days and stores. No person
+   * is named and no consent decided: the link only says that the day's device is that connected device.
+   */
+  private linkConnected(o: Observation, cid: string, day: string): void {
+    const today = this.connectedToday;
+    if (today.day !== day) {
+      if (day < today.day) return; // a straggler of yesterday: its device was linked then
+      this.connectedToday = { day, cids: new Set() };
+    }
+    if (this.connectedToday.cids.has(cid)) return;
+    this.connectedToday.cids.add(cid);
+    const link = { ts: Math.floor(o.tsMs), cid, net: networkToken(this.opts.linkKey!, macToBytes(o.mac)) };
+    this.outbox.append('links', day, [JSON.stringify({ links: [link] })]);
+    this.counters.connectedLinks++;
   }
 
   /** Downlink from HQ: the opt-out list (applied at once and cached) and this store's segments. */
@@ -216,6 +261,7 @@ export class Agent {
       windows: this.counters.windows,
       sightings: this.counters.sightings,
       links: this.counters.links,
+      connected: this.networks ? { ...this.networks.counts(), linked: this.counters.connectedLinks } : null,
       optout: { version: this.optoutVersion },
       outbox: { rows: s.rows, bytes: s.bytes, oldestAgeSeconds: s.oldestMs === null ? null : Math.round((Date.now() - s.oldestMs) / 1000), dropped: s.dropped },
     };

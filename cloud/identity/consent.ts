@@ -4,13 +4,13 @@
  * event decides: a customer who withdraws consent after giving it is out.
  *
  * Which events are a profile's: those that name one of its people-identifiers (hashed e-mail, hashed
- * phone, loyalty key). A device's Consumer-ID alone does not say who decided — a device can be lent, and
+ * phone, loyalty key). A device's Consumer-ID or network token alone does not say who decided — a device can be lent, and
  * a merge the graph refused leaves a cid in one profile and its other person in none — so an event
  * counts for the profiles of the people it names, never through its cid only.
  *
  * Ties (two events in the same millisecond) go to the withdrawal, so a race never grants consent.
  */
-import type { Edge, NodeId } from './graph.js';
+import { isPerson, type Edge, type NodeId } from './graph.js';
 
 /** Purposes a link event carries a decision for; a new purpose is a new entry here and a column on edges. */
 export const CONSENT_PURPOSES = ['marketing'] as const;
@@ -33,7 +33,6 @@ export type ProfileConsent = Record<ConsentPurpose, ConsentRecord | null>;
 /** The latest decision per purpose for every people-identifier (hem/hph/loy) that link events name. */
 export type ConsentIndex = Map<NodeId, ProfileConsent>;
 
-const isPerson = (n: NodeId) => !n.startsWith('cid:');
 
 /** Whether `x` decides over `y`: later, or as late and a withdrawal, or (fully tied) the smaller store name. */
 function decidesOver(x: ConsentRecord, y: ConsentRecord): boolean {

@@ -17,7 +17,7 @@ export interface GraphFigures {
 }
 
 export function graphFigures(edges: readonly Edge[], g: IdentityGraph, k: number): GraphFigures {
-  const identifiers: Record<NodeKind, number> = { cid: 0, hem: 0, hph: 0, loy: 0 };
+  const identifiers: Record<NodeKind, number> = { cid: 0, hem: 0, hph: 0, loy: 0, net: 0 };
   const seen = new Set<string>();
   for (const e of edges) {
     for (const n of [e.a, e.b]) {

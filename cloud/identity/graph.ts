@@ -12,7 +12,8 @@
  * recomputation after an unmerge, give the same profiles.
  */
 
-export type NodeKind = 'cid' | 'hem' | 'hph' | 'loy';
+/** `net`: a connected device's network token, long-lived (a device, not a person). */
+export type NodeKind = 'cid' | 'hem' | 'hph' | 'loy' | 'net';
 
 /** `kind:value` — for a cid the value includes its store-day: `cid:2026-11-23:<hex>`. */
 export type NodeId = string;
@@ -48,7 +49,8 @@ export function kindOf(node: NodeId): NodeKind {
   return node.slice(0, 3) as NodeKind;
 }
 
-const isPerson = (n: NodeId) => !n.startsWith('cid:');
+/** Identifiers of a person (a device's daily cid and its network token are not). */
+export const isPerson = (n: NodeId) => n.startsWith('hem:') || n.startsWith('hph:') || n.startsWith('loy:');
 
 export function buildIdentityGraph(edges: readonly Edge[], rules: GraphRules = DEFAULT_GRAPH_RULES): IdentityGraph {
   const refused: IdentityGraph['refused'] = [];

@@ -153,7 +153,7 @@ export class PostgresCloudStore implements CloudStore {
           as.push(hub!);
           bs.push(n);
           tss.push(l.ts);
-          consent.push(l.consent.marketing);
+          consent.push(l.consent?.marketing ?? false); // no decision: it names no person, so consent never reads it
         }
       }
       if (as.length) {

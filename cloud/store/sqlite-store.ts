@@ -110,7 +110,7 @@ export class SqliteCloudStore implements CloudStore {
         const nodes = linkNodes(b.epoch, l);
         if (check && nodes.some((n) => this.isSuppressed.get(suppressionDigest(b.tenant, n)))) continue;
         const [hub, ...rest] = nodes;
-        for (const n of rest) insertEdge.run(b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent.marketing ? 1 : 0);
+        for (const n of rest) insertEdge.run(b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent?.marketing ? 1 : 0);
       }
       return 'stored';
     });

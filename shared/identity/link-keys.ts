@@ -1,6 +1,7 @@
 /**
- * Link keys for identifiable events (DESIGN.md): the loyalty id is keyed with the tenant's link key
- * (a bare hash of a short id could be reversed by trying them all); e-mail and phone are plain SHA-256
+ * Link keys for identifiable events (DESIGN.md): the loyalty id and a connected device's network token
+ * are keyed with the tenant's link key (a bare hash of a short id could be reversed by trying them all,
+ * and of an address by trying the 2^46 of them); e-mail and phone are plain SHA-256
  * of the normalizations that ad platforms' customer-list uploads use, so audiences match theirs.
  */
 import { sha256 } from '@noble/hashes/sha2';
@@ -20,6 +21,19 @@ export function normalizeLoyaltyId(id: string): string {
 
 export function loyaltyKey(linkKey: Uint8Array, id: string): string {
   return toHex(new KeyedHmac(linkKey).mac(enc.encode('loyalty:' + normalizeLoyaltyId(id))));
+}
+
+const WIFI_NETWORK = enc.encode('wifi-network:');
+
+/**
+ * A connected device's network token: HMAC(link key, "wifi-network:" ‖ the 6 address bytes), hex. Only
+ * for an address seen connected to a store network (a per-network address): the same in every store and
+ * on every day, so HQ can join the device's daily Consumer-IDs; like the loyalty key, only holders of
+ * the tenant's link key can compute it for a given address.
+ */
+export function networkToken(linkKey: Uint8Array, mac6: Uint8Array): string {
+  if (mac6.length !== 6) throw new InputError('an address is 6 bytes');
+  return toHex(new KeyedHmac(linkKey).mac(WIFI_NETWORK, mac6));
 }
 
 export function normalizeEmail(email: string): string {

@@ -1,7 +1,9 @@
 /**
  * Link events (MQTT contract v1, `links` topic): an identifiable moment at a store — a captive-portal
  * login, a loyalty card at the till — that ties a device's Consumer-ID of the day to hashed e-mail,
- * hashed phone and keyed loyalty id. Everything in it is already hashed on the agent.
+ * hashed phone and keyed loyalty id; and a device connected to the store's network, whose Consumer-ID
+ * of the day is tied to its network token (no person named, so no consent decision). Everything in it
+ * is already hashed on the agent.
  */
 import { z } from 'zod';
 import { LINKS_SCHEMA } from './batch.js';
@@ -18,10 +20,14 @@ export const linkSchema = z
     hem: hex(64, 'a hashed e-mail').optional(),
     hph: hex(64, 'a hashed phone').optional(),
     loyalty: hex(64, 'a loyalty key').optional(),
-    consent: z.object({ marketing: z.boolean() }).strict(),
+    /** A connected device's network token (its per-network address keyed with the link key). */
+    net: hex(64, 'a network token').optional(),
+    /** The customer's decision, where the event carried one (a connection alone carries none). */
+    consent: z.object({ marketing: z.boolean() }).strict().optional(),
   })
   .strict()
-  .refine((l) => [l.cid, l.hem, l.hph, l.loyalty].filter(Boolean).length >= 2, 'a link joins at least two identifiers');
+  .refine((l) => [l.cid, l.hem, l.hph, l.loyalty, l.net].filter(Boolean).length >= 2, 'a link joins at least two identifiers')
+  .refine((l) => l.consent !== undefined || !(l.hem || l.hph || l.loyalty), { message: 'a link that names a person carries its consent decision', path: ['consent'] });
 
 export const linksBatchSchema = z
   .object({
@@ -44,6 +50,7 @@ export function linkNodes(epoch: string, l: LinksBatch['links'][number]): string
   if (l.hem) nodes.push(`hem:${l.hem}`);
   if (l.hph) nodes.push(`hph:${l.hph}`);
   if (l.loyalty) nodes.push(`loy:${l.loyalty}`);
+  if (l.net) nodes.push(`net:${l.net}`);
   if (l.cid) nodes.push(`cid:${epoch}:${l.cid}`);
   return nodes;
 }
