@@ -56,7 +56,7 @@ describe('identity graph figures', () => {
     ];
     const g = buildIdentityGraph(edges);
     const f = graphFigures(edges, g, 1);
-    expect(f.identifiers).toEqual({ cid: 3, hem: 6, hph: 0, loy: 2 });
+    expect(f.identifiers).toEqual({ cid: 3, hem: 6, hph: 0, loy: 2, net: 0 });
     expect(f).toMatchObject({ edges: 8, profiles: 2, quarantinedDevices: 1 });
     expect(f.refused).toEqual({ blocked: 0, 'shared-device': 4, 'two-loyalty-ids': 1, 'component-too-large': 0 });
     expect(f.profileSizes).toEqual([

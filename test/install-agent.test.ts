@@ -290,7 +290,7 @@ describe('install into --root', () => {
 
     const cfg = loadAgentConfig(join(etc, 'agent.yaml'), {});
     expect(cfg).toMatchObject({ tenant: 'acme', store: 'berlin-1', agent: 'ap-1', timezone: 'Europe/Berlin', keyFile: '/etc/omniloop/tenant.key' });
-    expect(cfg.capture).toEqual({ wifi: { interface: 'mon0', channels: [1, 6, 11], dwellMs: 250 }, ble: { interface: 'bluetooth0' } });
+    expect(cfg.capture).toEqual({ wifi: { interface: 'mon0', channels: [1, 6, 11], dwellMs: 250, associatedHoldHours: 4, linkConnected: true }, ble: { interface: 'bluetooth0' } });
     expect(cfg.broker?.url).toBe('mqtts://broker.example.com:8883');
     expect(cfg.outbox.path).toBe('/var/lib/omniloop/outbox.db');
 
@@ -317,7 +317,7 @@ describe('install into --root', () => {
     expect(r.stdout).toContain('note: the service makes mon0 in monitor mode on radio wlan1 before every start (ExecStartPre=+/opt/omniloop/scripts/monitor-interface.sh --config /etc/omniloop/agent.yaml)');
     const yaml = readFileSync(join(root, 'etc/omniloop/agent.yaml'), 'utf8');
     expect(yaml).toContain("  wifi: { interface: 'mon0', radio: 'wlan1' }\n");
-    expect(loadAgentConfig(join(root, 'etc/omniloop/agent.yaml'), {}).capture.wifi).toEqual({ interface: 'mon0', channels: [1, 6, 11], dwellMs: 250, radio: 'wlan1' });
+    expect(loadAgentConfig(join(root, 'etc/omniloop/agent.yaml'), {}).capture.wifi).toEqual({ interface: 'mon0', channels: [1, 6, 11], dwellMs: 250, radio: 'wlan1', associatedHoldHours: 4, linkConnected: true });
     const unit = readFileSync(join(root, 'etc/systemd/system/omniloop-agent.service'), 'utf8');
     expect(unit).toContain(`\nExecStartPre=${MONITOR_PRE}\n`);
     expect(unit.indexOf('ExecStartPre=')).toBeLessThan(unit.indexOf('ExecStart='));

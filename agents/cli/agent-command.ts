@@ -5,6 +5,7 @@ import { createLogger } from '../../shared/log.js';
 import { printJson, printLine } from '../../shared/cli/output.js';
 import { openLiveCapture, type LiveCapture } from '../capture/live.js';
 import { ChannelHopper } from '../capture/channel-hopper.js';
+import { StationSource } from '../capture/station-source.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { Agent } from '../runtime/agent.js';
 import { StatusServer } from '../runtime/status-server.js';
@@ -85,19 +86,31 @@ async function runAgent(configPath: string): Promise<void> {
   const log = createLogger('omniloop-agent');
   const captures: LiveCapture[] = [];
   let hopper: ChannelHopper | null = null;
-  if (cfg.capture.wifi) {
-    hopper = new ChannelHopper(cfg.capture.wifi.interface, cfg.capture.wifi.channels, cfg.capture.wifi.dwellMs);
-    captures.push(await openLiveCapture({ iface: cfg.capture.wifi.interface, kind: 'wifi' }, agent.pipeline.onRecord));
+  const wifi = cfg.capture.wifi;
+  if (wifi?.interface) {
+    hopper = new ChannelHopper(wifi.interface, wifi.channels, wifi.dwellMs);
+    captures.push(await openLiveCapture({ iface: wifi.interface, kind: 'wifi' }, agent.pipeline.onRecord));
   }
   if (cfg.capture.ble) captures.push(await openLiveCapture({ iface: cfg.capture.ble.interface, kind: 'ble' }, agent.pipeline.onRecord));
-  if (captures.length === 0) throw new InputError('the config names no capture interface (capture.wifi.interface or capture.ble.interface)');
+  // On the access point itself: its connected stations (fails at start with the fix when iw or hostapd_cli cannot).
+  let stations: StationSource | null = null;
+  if (wifi?.stations) {
+    const st = wifi.stations;
+    stations = new StationSource(
+      { iface: st.interface, pollSeconds: st.pollSeconds, hostapd: st.hostapd },
+      (r, ts) => agent.pipeline.onStation(r.mac, r.rssi, ts),
+      (err) => log.warn({ reason: err.message }, 'station list'),
+    );
+    await stations.start();
+  }
+  if (captures.length === 0 && !stations) throw new InputError('the config names no capture interface (capture.wifi.interface, capture.wifi.stations or capture.ble.interface)');
   const status = await startStatus(agent, cfg);
   const storeApi = await startStoreApi(agent, cfg);
   agent.start();
   hopper?.on('refused', (ch, why) => log.warn({ channel: ch, why }, 'channel refused; skipping it'));
   await hopper?.start();
   const tick = setInterval(() => agent.flushWindows(Date.now()), 1000);
-  log.info({ interfaces: captures.map((c) => c.iface) }, 'agent running');
+  log.info({ interfaces: captures.map((c) => c.iface), stations: wifi?.stations?.interface ?? null }, 'agent running');
   await new Promise<void>((resolve, reject) => {
     hopper?.on('error', reject);
     process.once('SIGINT', () => resolve());
@@ -106,6 +119,7 @@ async function runAgent(configPath: string): Promise<void> {
     clearInterval(tick);
     hopper?.stop();
     for (const c of captures) c.close();
+    stations?.stop();
     await storeApi?.stop();
     await agent.stop();
     await status?.stop();

@@ -31,7 +31,8 @@ export const agentConfigSchema = z
       .object({
         wifi: z
           .object({
-            interface: z.string().min(1),
+            /** The monitor-mode interface (mon0); optional on an access point that reports its stations instead. */
+            interface: z.string().min(1).optional(),
             channels: channelList.default([1, 6, 11]),
             dwellMs: z.number().int().min(50).max(60_000).default(250),
             /**
@@ -65,8 +66,22 @@ export const agentConfigSchema = z
              * terms are the customer's consent to being recognized there; set false where they are not.
              */
             linkConnected: z.boolean().default(true),
+            /**
+             * On the access point itself (OpenWrt, or Debian with hostapd): its connected stations, from
+             * `iw dev <interface> station dump` every pollSeconds and hostapd's connect events — no monitor
+             * interface needed. Every station of the store's own AP is connected to the store's network.
+             */
+            stations: z
+              .object({
+                interface: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$/, "the AP's WiFi interface, such as wlan0 (see `iw dev`)"),
+                pollSeconds: z.number().int().min(2).max(300).default(10),
+                hostapd: z.boolean().default(true),
+              })
+              .strict()
+              .optional(),
           })
           .strict()
+          .refine((w) => w.interface !== undefined || w.stations !== undefined, { message: 'give interface (a monitor-mode interface such as mon0) or stations (the access point\'s own interface)', path: ['interface'] })
           .optional(),
         ble: z.object({ interface: z.string().min(1) }).strict().optional(),
       })

@@ -23,7 +23,7 @@ export function checkConfig(path: string, env: NodeJS.ProcessEnv = process.env):
   }
   try {
     const config = loadAgentConfig(path, env);
-    const capture = [config.capture.wifi && `wifi ${config.capture.wifi.interface}`, config.capture.ble && `ble ${config.capture.ble.interface}`].filter(Boolean).join(', ') || 'no capture';
+    const capture = [config.capture.wifi?.interface && `wifi ${config.capture.wifi.interface}`, config.capture.wifi?.stations && `stations of ${config.capture.wifi.stations.interface}`, config.capture.ble && `ble ${config.capture.ble.interface}`].filter(Boolean).join(', ') || 'no capture';
     return {
       config,
       result: ok('config', `${path}: tenant ${config.tenant}, store ${config.store}, agent ${config.agent}, ${config.timezone}; ${capture}`, {

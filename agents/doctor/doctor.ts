@@ -87,7 +87,9 @@ export async function runDoctor(configPath: string, opts: DoctorOptions): Promis
 type Add = (id: string, run: () => CheckResult | Promise<CheckResult>) => Promise<void>;
 
 async function captureChecks(config: AgentConfig, interfaces: InterfaceInfo[], probes: DoctorProbes, add: Add): Promise<void> {
-  const { wifi, ble } = config.capture;
+  const { ble } = config.capture;
+  // Monitor mode only: an access point that reports its own stations needs no monitor interface.
+  const wifi = config.capture.wifi?.interface !== undefined ? { ...config.capture.wifi, interface: config.capture.wifi.interface } : undefined;
   const none = judgeCaptureConfigured(config.capture);
   if (none) await add('capture', () => none);
   if (wifi) await add('wifi-interface', () => judgeWifiInterface(interfaces, wifi.interface, probes.interfaceUp(wifi.interface), wifi.radio));

@@ -5,7 +5,7 @@
  */
 import type { RecordSink } from '../capture/record.js';
 import { decoderFor } from '../decode/frame-decoders.js';
-import { FrameStatus, Source, isEphemeral, newObservation, type FrameDecoder, type Observation } from '../decode/observation.js';
+import { AddressClass, FrameStatus, Source, WifiFrame, isEphemeral, macFirstOctet, newObservation, resetObservation, type FrameDecoder, type Observation } from '../decode/observation.js';
 import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
 import type { StoreNetworkWatcher } from './store-networks.js';
 
@@ -20,10 +20,12 @@ export interface PipelineCounters {
   optedOut: number;
   /** Records of a link type no decoder reads (pcapng interfaces we do not understand). */
   unsupported: number;
+  /** Stations reported by the access point itself (not frames). */
+  stations: number;
 }
 
 export class EdgePipeline {
-  readonly counters: PipelineCounters = { frames: 0, observations: 0, malformed: 0, ignored: 0, optedOut: 0, unsupported: 0 };
+  readonly counters: PipelineCounters = { frames: 0, observations: 0, malformed: 0, ignored: 0, optedOut: 0, unsupported: 0, stations: 0 };
   private readonly scratch = newObservation();
   private lastLinktype = -1;
   private lastDecoder: FrameDecoder | undefined;
@@ -55,6 +57,31 @@ export class EdgePipeline {
 
   private readonly onObservation = (o: Observation): void => {
     if (this.networks !== null && o.source === Source.Wifi && !this.networks.admit(o)) return;
+    this.deliver(o);
+  };
+
+  private readonly station = newObservation();
+
+  /**
+   * A station the access point itself reports connected (capture.wifi.stations: its station list or
+   * hostapd's events), as an observation of its own: connected to the store's network by definition, so a
+   * randomized (per-network) address is associated.
+   */
+  readonly onStation = (mac: number, rssi: number, tsMs: number): void => {
+    const o = this.station;
+    resetObservation(o, o.buf);
+    o.source = Source.Wifi;
+    o.frame = WifiFrame.ToAp;
+    o.tsMs = tsMs;
+    o.mac = mac;
+    o.rssi = rssi;
+    o.addressClass = macFirstOctet(mac) & 0x02 ? AddressClass.WifiAssociated : AddressClass.WifiGlobal;
+    this.counters.stations++;
+    if (o.addressClass === AddressClass.WifiAssociated) this.networks?.noteConnected(mac, tsMs);
+    this.deliver(o);
+  };
+
+  private deliver(o: Observation): void {
     const p = this.pseudonymizer;
     if (p.isOptedOut(o.mac)) {
       this.counters.optedOut++;
@@ -62,5 +89,5 @@ export class EdgePipeline {
     }
     this.counters.observations++;
     this.downstream(o, isEphemeral(o.addressClass) ? null : p.cidForMac(o.mac, o.tsMs));
-  };
+  }
 }

@@ -46,7 +46,6 @@ export class StoreNetworkWatcher {
   private now = -Infinity;
 
   constructor(networks: readonly StoreNetwork[], opts: StoreNetworkOptions = {}) {
-    if (networks.length === 0) throw new InputError('list at least one store network (its SSID)');
     const enc = new TextEncoder();
     this.ssids = networks.map((n) => {
       const b = enc.encode(n.ssid);

@@ -75,7 +75,8 @@ export class Agent {
     };
     const presence = this.presence;
     const wifi = config.capture.wifi;
-    this.networks = wifi?.networks ? new StoreNetworkWatcher(wifi.networks, { holdMs: wifi.associatedHoldHours * 3_600_000 }) : null;
+    // The store's networks from monitor mode, and/or the AP's own station list: who is connected.
+    this.networks = wifi?.networks || wifi?.stations ? new StoreNetworkWatcher(wifi.networks ?? [], { holdMs: wifi.associatedHoldHours * 3_600_000 }) : null;
     const linkConnected = wifi?.linkConnected === true && opts.linkKey !== undefined;
     this.pipeline = new EdgePipeline(
       pseudo,
