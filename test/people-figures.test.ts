@@ -43,6 +43,18 @@ describe('people figures', () => {
     expect(peopleFigures([], estimates, 1, 'UTC').estimated).toBe(9);
   });
 
+  it('counts the phones connected to the store WiFi among the known, k-anonymous, and hides them where the rest would be below k', () => {
+    const conn = (cid: string, atMin: number): SightingRow => ({ ...known(cid, atMin), addressClass: 'associated' });
+    const six = [conn('c1', 0), conn('c1', 40), conn('c2', 1), conn('c3', 2), conn('c4', 3), conn('c5', 4), conn('c6', 5)];
+    const globals = Array.from({ length: 5 }, (_, i) => ({ ...known(`g${i}`, 10 + i), addressClass: 'global' }));
+    expect(peopleFigures([...six, ...globals], [], 5, 'UTC')).toMatchObject({ known: 11, connected: 6 });
+    // Six connected beside two global phones: "known - connected" would tell 2, so connected is hidden.
+    expect(peopleFigures([...six, ...globals.slice(0, 2)], [], 5, 'UTC')).toMatchObject({ known: 8, connected: null });
+    // All known phones connected: nothing to hide but a count below k.
+    expect(peopleFigures(six, [], 5, 'UTC')).toMatchObject({ known: 6, connected: 6 });
+    expect(peopleFigures(six.slice(0, 4), [], 5, 'UTC')).toMatchObject({ known: null, connected: null });
+  });
+
   it('without estimates (older agents) it is the known phones, and says no method', () => {
     const p = peopleFigures([known('k1', 0), known('k2', 1), known('k3', 2), known('k4', 3), known('k5', 4)], [], 5, 'UTC');
     expect(p).toMatchObject({ estimated: 5, known: 5, knownShare: 1, method: null });

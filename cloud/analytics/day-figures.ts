@@ -36,7 +36,7 @@ export async function dayFigures(store: CloudStore, tenant: string, day: string,
 
 /** A store-day nobody was heard in: every figure zero, people included. */
 export function emptyDayFigures(store: string, epoch: string, timezone: string): DayFigures {
-  return { ...emptyStoreDay(store, epoch, timezone), people: { estimated: 0, known: 0, knownShare: null, arrivalsByHour: Array(24).fill(0), bleDevices: 0, method: null } };
+  return { ...emptyStoreDay(store, epoch, timezone), people: { estimated: 0, known: 0, connected: 0, knownShare: null, arrivalsByHour: Array(24).fill(0), bleDevices: 0, method: null } };
 }
 
 /** A store-day with no visit of a known phone: every figure of them is zero. */

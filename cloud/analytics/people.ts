@@ -13,6 +13,11 @@ export interface PeopleFigures {
   estimated: number | null;
   /** Of those, phones known by a stable WiFi address (a Consumer-ID): what visitors and dwell rest on. */
   known: number | null;
+  /**
+   * Of the known, phones connected to the store's WiFi (a per-network address seen associated): known
+   * although they randomize, and the ones whose visits, returns and stores come from the guest network.
+   */
+  connected: number | null;
   /** known / estimated (0..1), rounded to a percent; null when either is hidden. */
   knownShare: number | null;
   /** People arriving in each local hour (0..23), known + estimated: what a door counter calls entries. */
@@ -32,11 +37,13 @@ export function peopleFigures(rows: readonly SightingRow[], estimates: readonly 
   // Known phones: a stable WiFi address, counted once, arriving at its first frame of the day.
   const firstSeen = new Map<string, number>();
   const stableBle = new Set<string>();
+  const connected = new Set<string>();
   for (const r of rows) {
     if (r.source === 'ble') {
       stableBle.add(r.cid);
       continue;
     }
+    if (r.addressClass === 'associated') connected.add(r.cid);
     const t = firstSeen.get(r.cid);
     if (t === undefined || r.first < t) firstSeen.set(r.cid, r.first);
   }
@@ -71,6 +78,8 @@ export function peopleFigures(rows: readonly SightingRow[], estimates: readonly 
   return {
     estimated: shownEstimated,
     known: shownKnown,
+    // Hidden too when the rest of the known (known - connected) would be a count below k.
+    connected: shownKnown !== null && known - connected.size > 0 && known - connected.size < k ? null : suppress(connected.size, k),
     knownShare: shownEstimated && shownKnown !== null ? Math.round((100 * shownKnown) / shownEstimated) / 100 : null,
     arrivalsByHour: suppressSeries(hours, k),
     bleDevices: suppress(Math.round(stableBle.size + bleArrivals), k),

@@ -15,6 +15,8 @@ export interface SightingRow {
   rssiMax: number | null;
   /** Where the row says (a day's rows do; the people estimate counts known phones by WiFi). */
   source?: 'wifi' | 'ble';
+  /** The address class the agent saw (a day's rows say): `associated` is a phone connected to the store's WiFi. */
+  addressClass?: string;
 }
 
 export interface Visit {

@@ -90,7 +90,7 @@ export function configureCloud(cloud: Command): void {
       if (!figures.length) return notice(`no sightings for ${flags.tenant} on ${flags.day}`);
       const show = (n: number | null) => (n === null ? `<${k}` : n);
       const share = (x: number | null) => (x === null ? '-' : `${Math.round(100 * x)} %`);
-      printLine(formatTable(['store', 'people (estimated)', 'known', 'known share', 'visitors (known)', 'passers-by (known)', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.people.estimated), show(f.people.known), share(f.people.knownShare), show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
+      printLine(formatTable(['store', 'people (estimated)', 'known', 'connected (guest WiFi)', 'known share', 'visitors (known)', 'passers-by (known)', 'visits', 'median dwell min', 'cross-store'], figures.map((f) => [f.store, show(f.people.estimated), show(f.people.known), show(f.people.connected), share(f.people.knownShare), show(f.uniqueVisitors), show(f.passersBy), show(f.visits), f.medianDwellMinutes ?? '-', show(f.crossStore)])));
       printLine('people: every phone heard, inside and passing, estimated where it randomizes its address; visitors, passers-by, dwell and cross-store: the phones known by a stable address only.');
     });
   addIdentifierOptions(cloud.command('profile').description('one anonymous profile: its hashed identifiers, days, stores, visits and consent'))

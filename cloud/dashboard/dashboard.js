@@ -458,8 +458,11 @@
     const whole = stores.every((s) => s.people.estimated !== null && s.people.known !== null);
     const heard = stores.reduce((a, s) => a + (s.people.estimated ?? 0), 0);
     const share = whole && heard > 0 ? ` (${Math.round((100 * stores.reduce((a, s) => a + s.people.known, 0)) / heard)} %)` : '';
-    $('kpi-people-sub').textContent = stores.length ? `${known.text} known${share}` : 'no data';
-    $('kpi-people-sub').title = 'heard, inside and passing; known: phones with a stable address (a Consumer-ID), which visitors, dwell and profiles stand on';
+    // Connected: phones on the store's guest WiFi — known although they randomize (a per-network address).
+    const connected = sumOf(stores.map((s) => s.people.connected ?? null));
+    const hasConnected = stores.some((s) => s.people.connected !== 0 && s.people.connected !== undefined);
+    $('kpi-people-sub').textContent = stores.length ? `${known.text} known${share}${hasConnected ? ` · ${connected.text} on guest WiFi` : ''}` : 'no data';
+    $('kpi-people-sub').title = 'heard, inside and passing; known: phones with a stable address (a Consumer-ID), which visitors, dwell and profiles stand on; on guest WiFi: known phones connected to the store network (randomizing phones, known by their per-network address)';
     set('kpi-visitors', sumOf(stores.map((s) => s.uniqueVisitors)));
     set('kpi-passers', sumOf(stores.map((s) => s.passersBy)));
     $('kpi-visitors-sub').textContent = stores.length ? `${stores.length} store${stores.length > 1 ? 's' : ''} · ${dayLabel(state.day, { day: 'numeric', month: 'short' })}` : 'no visits';

@@ -262,10 +262,10 @@ export class PostgresCloudStore implements CloudStore {
 
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
     const r = await this.pool.query(
-      `SELECT store, epoch, cid, first_ms, last_ms, frames, rssi_max, source FROM ${this.s}.sightings WHERE tenant = $1 AND epoch = $2${store ? ' AND store = $3' : ''}`,
+      `SELECT store, epoch, cid, first_ms, last_ms, frames, rssi_max, source, address_class FROM ${this.s}.sightings WHERE tenant = $1 AND epoch = $2${store ? ' AND store = $3' : ''}`,
       store ? [tenant, epoch, store] : [tenant, epoch],
     );
-    return r.rows.map((x) => ({ store: x.store, epoch: x.epoch, cid: x.cid, first: Number(x.first_ms), last: Number(x.last_ms), frames: x.frames, rssiMax: x.rssi_max, source: x.source }));
+    return r.rows.map((x) => ({ store: x.store, epoch: x.epoch, cid: x.cid, first: Number(x.first_ms), last: Number(x.last_ms), frames: x.frames, rssiMax: x.rssi_max, source: x.source, addressClass: x.address_class }));
   }
 
   async estimatesOfDay(tenant: string, epoch: string, store?: string): Promise<EstimateRow[]> {

@@ -210,7 +210,7 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {
-    const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax, source FROM sightings
+    const sql = `SELECT store, epoch, cid, first_ms AS first, last_ms AS last, frames, rssi_max AS rssiMax, source, address_class AS addressClass FROM sightings
                  WHERE tenant = ? AND epoch = ?${store ? ' AND store = ?' : ''}`;
     return this.db.prepare(sql).all(...(store ? [tenant, epoch, store] : [tenant, epoch])) as SightingRow[];
   }
