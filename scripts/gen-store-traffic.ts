@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { LinkType } from '../agents/capture/record.js';
 import { macToBytes } from '../agents/decode/observation.js';
 import { PcapngWriter } from './lib/capture-writer.js';
-import { adEddystoneUid, adFlags, adIBeacon, adStructure, bleAdvPdu, bleLlPacket, blePhdr, concat, probeRequest, radiotapHeader } from './lib/frames.js';
+import { adEddystoneUid, adFlags, adIBeacon, adStructure, bleAdvPdu, bleLlPacket, blePhdr, concat, probeRequest, qosNullFrame, radiotapHeader } from './lib/frames.js';
 import { GLOBAL_MODELS, PHONE_MODELS, RANDOMIZING_MODELS, WEARABLES, type BleProfile } from './lib/phone-models.js';
 import { mulberry32 } from './lib/prng.js';
 
@@ -73,6 +73,8 @@ export interface IdentifyEvent {
   email?: string;
   phone?: string;
   loyaltyId?: string;
+  /** The captive portal's login: the address is the phone's per-network one, connected to the guest WiFi. */
+  connected?: boolean;
   consent: { marketing: boolean };
 }
 
@@ -188,6 +190,12 @@ const BEACON_UUID = 'b9407f30f5f8466eaff925556b57fe6d';
 const EDDYSTONE_NS = 'edd1ebeac04e5defa017';
 /** Share of people with a watch or a fitness band. */
 const WEARABLE_SHARE = 0.25;
+/** Share of shoppers with a randomizing phone who join the chain's guest WiFi when they visit. */
+export const GUEST_WIFI_SHARE = 0.35;
+/** The chain's guest network, the same SSID in every store. */
+export const GUEST_SSID = 'Store-Guest';
+/** Each store's guest access point (its BSSID): the store's index added. */
+export const GUEST_AP_BASE = 0x0c8ddb5a0000;
 
 export type Kind = 'regular' | 'occasional' | 'multiStore' | 'passerBy' | 'staff';
 const KINDS: Kind[] = ['regular', 'occasional', 'multiStore', 'passerBy', 'staff'];
@@ -224,6 +232,11 @@ export interface Person {
   optedOut: boolean;
   /** Probes for a known network by name, not only wildcard (only old phones with a global address). */
   directed: boolean;
+  /**
+   * The phone's per-network address for the guest WiFi (locally administered, the same in every store of
+   * the chain: one SSID), or null when the customer does not use it.
+   */
+  guestMac: number | null;
 }
 
 /** A BLE advertiser and the payload shape it keeps (the contents rotate with a private address). */
@@ -468,12 +481,19 @@ export function buildPopulation(o: Pick<TrafficOptions, 'stores' | 'customers' |
       optedOut: false,
       // Randomized probes carry only the wildcard SSID; some old phones still ask for known networks.
       directed: r() < 0.2 && global,
+      guestMac: null,
     };
     // Distinct by construction: id times a prime, modulo a range the prime does not divide.
     if (r() < 0.5) p.phone = `+49 30 ${1_000_000 + ((id * 7919) % 9_000_000)}`;
     if (r() < 0.6) p.loyaltyId = `OL-${10_000_000 + ((id * 104_729) % 90_000_000)}`;
     p.identifyRate = identifyRate(p, r() < 0.15);
     people.push(p);
+  }
+  // Guest WiFi: drawn from a generator of its own (the rest of the population stays as it was).
+  const g = mulberry32(mix(o.seed, 0x6e57));
+  for (const p of people) {
+    const shopper = p.kind === 'regular' || p.kind === 'occasional' || p.kind === 'multiStore';
+    if (g() < GUEST_WIFI_SHARE && shopper && p.globalMac === null) p.guestMac = unique(() => randomizedMac(g));
   }
   // Opt-outs: 2-3 customers who shop often; their phones probe with a global address (an old phone, if
   // need be), so the opt-out list names exactly the one address the agents must drop.
@@ -491,6 +511,7 @@ export function buildPopulation(o: Pick<TrafficOptions, 'stores' | 'customers' |
       p.phoneBle = null;
     }
     p.wearable = null; // one address per opted-out person
+    p.guestMac = null;
   }
   return people;
 }
@@ -836,6 +857,8 @@ interface StayOut {
   /** Where frames inside [S, E) go (null: nowhere). */
   list: FrameList | null;
   wifiTpl: WifiTemplates | null;
+  /** The store's guest access point: a QoS null frame to it (radiotap, channel 6), the station patched in. */
+  apTpl: Uint8Array | null;
   /** Stable BLE devices' templates, per person and device. */
   stableTpl: Map<string, Uint8Array>;
   /** Every frame of the stay, whatever the window. */
@@ -875,9 +898,15 @@ function renderStay(st: Stay, p: Person, storeName: string, out: StayOut): StayO
     awake.push(false);
   }
   const close = st.closeBurst ? bursts.length >> 1 : -1;
+  // A guest WiFi user joins a minute or two into a visit; connected, the phone no longer scans while idle.
+  // (Drawn from a generator of its own: the stay's other frames stay as they were.)
+  const gr = mulberry32(mix(st.seed, 0x6e5));
+  const joinAt = p.guestMac !== null && st.kind === 'visit' ? st.start + uniform(gr, 45_000, 150_000) : Infinity;
   const rot = m.rotation;
   const shape = m.burst;
   const burstMac: number[] = [];
+  /** Per burst: it was made (a connected phone's idle bursts are not). */
+  const heard: boolean[] = [];
   let mac = p.globalMac ?? 0;
   let born = 0;
   let maxAge = Infinity;
@@ -886,15 +915,21 @@ function renderStay(st: Stay, p: Person, storeName: string, out: StayOut): StayO
   let walk = 0;
   for (let b = 0; b < bursts.length; b++) {
     const bt = bursts[b]!;
+    // A connected phone idles without scanning: the burst is not made (its draws still are, so the rest of
+    // the stay's frames stay as they were), and without a scan the address does not rotate either.
+    const quiet = bt >= joinAt && joinAt < st.end && !awake[b];
     if (p.globalMac === null && (b === 0 || r() < rot.perBurst || bt - born > maxAge)) {
+      const kept = [mac, maxAge, born, seq] as const;
       mac = randomizedMac(r);
       maxAge = uniform(r, rot.maxAgeMs[0], rot.maxAgeMs[1]);
       // The address a phone walks in with has been in use for a while (it rotates wherever it is).
       born = b === 0 ? bt - r() * Math.min(maxAge, 10 * MIN) : bt;
       // A new address restarts the sequence number at a random value (never just the next one).
       if (b > 0 && rot.seq === 'restart') seq = (seq + 256 + int(r, 0, 3583)) & 0xfff;
+      if (quiet) [mac, maxAge, born, seq] = kept;
     }
     burstMac.push(mac);
+    heard.push(!quiet);
     // A person moves a few metres between bursts: the signal walks (a few dB per burst) within the
     // stay's range rather than jumping anywhere in it; the close burst is at the till or the window.
     // (A staff phone lies in its locker: its level stays.)
@@ -907,19 +942,38 @@ function renderStay(st: Stay, p: Person, storeName: string, out: StayOut): StayO
     for (let c = 0; c < CHANNELS.length; c++) {
       for (let k = 0; k < n + (p.directed ? 1 : 0); k++) {
         const directed = k === n; // after the wildcard probes, the network it knows by name
-        seq = (seq + 1) & 0xfff;
+        if (!quiet) seq = (seq + 1) & 0xfff; // (a scan not made counts nothing up)
         const rssi = Math.max(st.rssi[0], Math.min(hi, base + int(r, -3, 3)));
         const at = us(ts);
-        detail?.({ ts: at, source: 'wifi', device: 'phone', mac, seq, channel: CHANNELS[c]!, rssi, burst: b, directed });
-        if (at >= S && at < E) {
-          list?.push(at, mac, (rssi & 0xff) | (seq << 8), out.wifiTpl![p.model]![directed ? 1 : 0]![c]!, true, who);
-          written++;
+        if (!quiet) {
+          detail?.({ ts: at, source: 'wifi', device: 'phone', mac, seq, channel: CHANNELS[c]!, rssi, burst: b, directed });
+          if (at >= S && at < E) {
+            list?.push(at, mac, (rssi & 0xff) | (seq << 8), out.wifiTpl![p.model]![directed ? 1 : 0]![c]!, true, who);
+            written++;
+          }
         }
         ts += uniform(r, shape.probeGapMs[0], shape.probeGapMs[1]);
       }
       // The channels between 1, 6 and 11 (and after) are scanned as well, unheard here.
-      seq = (seq + 4 * n) & 0xfff;
+      if (!quiet) seq = (seq + 4 * n) & 0xfff;
       ts += uniform(r, shape.channelGapMs[0], shape.channelGapMs[1]);
+    }
+  }
+
+  // Connected: a data or null frame to the store's guest AP every 20-50 s, from the per-network address.
+  const connectedAt: number[] = [];
+  if (p.guestMac !== null && joinAt < st.end) {
+    let gseq = int(gr, 0, 4095);
+    for (let t = joinAt; t < st.end; t += uniform(gr, 20_000, 50_000)) {
+      connectedAt.push(t);
+      gseq = (gseq + int(gr, 1, 40)) & 0xfff;
+      const rssi = Math.round(uniform(gr, st.rssi[0], st.rssi[1]));
+      const at = us(t);
+      detail?.({ ts: at, source: 'wifi', device: 'phone', mac: p.guestMac, seq: gseq, channel: 6, rssi, burst: -1, directed: false });
+      if (at >= S && at < E && out.apTpl) {
+        list?.push(at, p.guestMac, (rssi & 0xff) | (gseq << 8), out.apTpl, true, who);
+        written++;
+      }
     }
   }
 
@@ -969,7 +1023,8 @@ function renderStay(st: Stay, p: Person, storeName: string, out: StayOut): StayO
   if (st.kind === 'visit' && !p.optedOut && bursts.length) {
     const global = p.globalMac !== null;
     if (idRoll < p.identifyRate) {
-      const bi = Math.min(bursts.length - 1, Math.floor(bursts.length * (0.5 + idPick * 0.5)));
+      let bi = Math.min(bursts.length - 1, Math.floor(bursts.length * (0.5 + idPick * 0.5)));
+      while (bi > 0 && !heard[bi]) bi--; // the till sees the address of a burst that was made
       const ts = Math.floor(us(bursts[bi]!));
       if (ts >= S && ts < E) {
         identify = { tsMs: ts, store: storeName, mac: macText(burstMac[bi]!), consent: { marketing: p.consent } };
@@ -986,6 +1041,12 @@ function renderStay(st: Stay, p: Person, storeName: string, out: StayOut): StayO
       }
     }
   }
+  // The captive portal: about every other connected visit asks for the login again (e-mail), and sees the
+  // per-network address; the login is the phone's first frame after joining.
+  if (!identify && !p.optedOut && connectedAt.length && gr() < 0.5) {
+    const ts = Math.floor(us(connectedAt[0]!));
+    if (ts >= S && ts < E) identify = { tsMs: ts, store: storeName, mac: macText(p.guestMac!), email: p.email, connected: true, consent: { marketing: p.consent } };
+  }
   return { written, identify };
 }
 
@@ -995,7 +1056,7 @@ function renderStay(st: Stay, p: Person, storeName: string, out: StayOut): StayO
  */
 export function stayFrames(people: Person[], st: Stay): StayFrame[] {
   const frames: StayFrame[] = [];
-  renderStay(st, people[st.person]!, '', { S: -Infinity, E: -Infinity, list: null, wifiTpl: null, stableTpl: new Map(), detail: (f) => frames.push(f) });
+  renderStay(st, people[st.person]!, '', { S: -Infinity, E: -Infinity, list: null, wifiTpl: null, apTpl: null, stableTpl: new Map(), detail: (f) => frames.push(f) });
   return frames;
 }
 
@@ -1103,6 +1164,7 @@ export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic
   mkdirSync(o.outDir, { recursive: true });
   const zone = new Zone(o.timezone);
   const wifiTpl = wifiTemplates();
+  const apTpls = o.stores.map((_, s) => concat(radiotapHeader({ flags: 0, freqMhz: 2437, signalDbm: -60, antenna: 0 }), qosNullFrame(0, GUEST_AP_BASE + s)));
   const stableTpl = new Map<string, Uint8Array>();
 
   const visitStores = new Map<number, Set<number>>();
@@ -1138,7 +1200,7 @@ export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic
       for (const st of stays) {
         if (st.store !== s) continue;
         const p = people[st.person]!;
-        const { written, identify } = renderStay(st, p, store, { S, E, list: events, wifiTpl, stableTpl });
+        const { written, identify } = renderStay(st, p, store, { S, E, list: events, wifiTpl, apTpl: apTpls[s]!, stableTpl });
         if (identify) {
           identifies.push(identify);
           let list = eventsOf.get(st.person);
@@ -1194,8 +1256,9 @@ export function generateStoreTraffic(o: TrafficOptions): { traffic: StoreTraffic
           lastDay = day;
         }
         last!.add(ts, mac, wifi, events.who[i]!, people);
-        // Added beside a good frame, never instead of one: the ground truth of people stays exact.
-        if (bad() < MALFORMED_SHARE) {
+        // Added beside a good frame, never instead of one: the ground truth of people stays exact. (Probe
+        // requests and BLE only: a guest phone's null frame has no elements to break.)
+        if (bad() < MALFORMED_SHARE && (!wifi || frame[RT_LEN] === 0x40)) {
           w.add(wifi ? 0 : 1, ts, malformedFrame(frame, wifi, bad));
           malformed++;
         }

@@ -13,13 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../agents/capture/file-reader.js';
-import { AddressClass, Source, macFirstOctet } from '../agents/decode/observation.js';
+import { AddressClass, Source, WifiFrame, macFirstOctet } from '../agents/decode/observation.js';
 import { EdgePipeline } from '../agents/pipeline/edge-pipeline.js';
+import { StoreNetworkWatcher } from '../agents/pipeline/store-networks.js';
 import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
 import { buildVisits, type SightingRow } from '../cloud/analytics/visits.js';
 import { StoreDayClock } from '../shared/identity/store-day.js';
 import { parseMac } from '../shared/identity/mac.js';
-import { buildPopulation, DEFAULT_GLOBAL_SHARE, generateStoreTraffic, macText, planTraffic, stayFrames, type Stay, type StayFrame, type StoreTraffic, type TrafficOptions, type TrafficTruth } from '../scripts/gen-store-traffic.js';
+import { buildPopulation, DEFAULT_GLOBAL_SHARE, GUEST_AP_BASE, GUEST_SSID, generateStoreTraffic, macText, planTraffic, stayFrames, type Stay, type StayFrame, type StoreTraffic, type TrafficOptions, type TrafficTruth } from '../scripts/gen-store-traffic.js';
 import { PHONE_MODELS } from '../scripts/lib/phone-models.js';
 
 const TZ = 'Europe/Berlin';
@@ -36,6 +37,8 @@ interface Obs {
   cls: AddressClass;
   beacon: boolean;
   wifi: boolean;
+  /** A WiFi probe request (not a guest WiFi phone's frame to the store's AP). */
+  probe: boolean;
   seq: number;
   /** WiFi: the elements as `id:hex`, the DS Parameter Set's channel masked; '' for BLE. */
   ies: string;
@@ -78,6 +81,8 @@ function decode(t: StoreTraffic): Decoded {
   let ordered = true;
   let minTs = Infinity;
   let maxTs = -Infinity;
+  // As the demo's agents do: the chain's guest WiFi watched (the stores' access points listed).
+  const guest = new StoreNetworkWatcher([{ ssid: GUEST_SSID, bssids: Array.from({ length: 10 }, (_, i) => macText(GUEST_AP_BASE + i)) }]);
   const pipeline = new EdgePipeline(pseudo, (o) => {
     const wifi = o.source === Source.Wifi;
     obs.push({
@@ -87,6 +92,7 @@ function decode(t: StoreTraffic): Decoded {
       cls: o.addressClass,
       beacon: o.ibeaconUuidOff >= 0 || o.eddystoneNsOff >= 0,
       wifi,
+      probe: wifi && o.frame === WifiFrame.ProbeRequest,
       seq: o.seq,
       ies: wifi ? ieKey(o.buf, o.ieOff, o.ieLen) : '',
       ssidLen: o.ssidLen,
@@ -94,7 +100,7 @@ function decode(t: StoreTraffic): Decoded {
       adLen: o.adLen,
       txPower: o.txPower,
     });
-  });
+  }, guest);
   const read = readCaptureFile(t.file, (linktype, buf, off, caplen, origLen, tsMs) => {
     if (tsMs < last) ordered = false;
     last = tsMs;
@@ -262,7 +268,7 @@ describe('gen-store-traffic', () => {
     const byModel = new Map<string, Set<string>>();
     for (const d of decoded) {
       for (const o of d.obs) {
-        if (!o.wifi || o.ssidLen !== 0) continue;
+        if (!o.probe || o.ssidLen !== 0) continue;
         const model = PHONE_MODELS[plan.people[own.get(o.mac)!.person]!.model]!.id;
         if (!byModel.has(model)) byModel.set(model, new Set());
         byModel.get(model)!.add(o.ies);
@@ -296,7 +302,8 @@ describe('gen-store-traffic', () => {
     for (const st of h) {
       const p = plan.people[st.person]!;
       const model = PHONE_MODELS[p.model]!;
-      const wifi = stayFrames(plan.people, st).filter((f) => f.source === 'wifi');
+      // Probe bursts (a guest WiFi phone's frames to the store's AP are no burst: burst -1).
+      const wifi = stayFrames(plan.people, st).filter((f) => f.source === 'wifi' && f.burst >= 0);
       const bursts = new Set(wifi.map((f) => f.burst)).size;
       const addresses = new Set(wifi.map((f) => f.mac)).size;
       if (p.globalMac !== null) {
@@ -437,6 +444,7 @@ describe('gen-store-traffic', () => {
     const optedOut = new Set(res.truth.optedOutMacs);
     const person = new Map<string, string>(); // any identifier -> email
     let randomized = 0;
+    let connected = 0;
     for (const t of res.traffic) {
       const p = opts.periods.find((x) => x.name === t.period)!;
       expect(t.identifies.map((e) => e.tsMs)).toEqual([...t.identifies].map((e) => e.tsMs).sort((a, b) => a - b));
@@ -452,7 +460,13 @@ describe('gen-store-traffic', () => {
         // ...and within a visit: seen minutes around it, nowhere else.
         for (const d of decoded) if (d.t.store !== t.store) expect(d.obs.some((o) => o.mac === mac && Math.abs(o.ts - e.tsMs) < 30 * MIN)).toBe(false);
         const ids = [e.email, e.phone, e.loyaltyId].filter((x) => x !== undefined);
-        if (macFirstOctet(mac) & 0x02) {
+        if (e.connected) {
+          // The captive portal: the phone's per-network address, connected to the guest WiFi; its e-mail.
+          connected++;
+          expect(macFirstOctet(mac) & 0x02).toBe(2);
+          expect(ids).toEqual([e.email]);
+          expect(here.some((o) => o.ts >= e.tsMs && o.ts < e.tsMs + 1 && o.cls === AddressClass.WifiAssociated && !o.probe)).toBe(true);
+        } else if (macFirstOctet(mac) & 0x02) {
           randomized++;
           expect(ids.length).toBe(2); // a randomized address cannot be linked: two identifiers
         } else expect(ids.length).toBeGreaterThanOrEqual(1);
@@ -462,6 +476,7 @@ describe('gen-store-traffic', () => {
       }
     }
     expect(randomized).toBeGreaterThan(0);
+    expect(connected).toBeGreaterThan(0);
     // The same customer always gives the same identifiers (from the population the generator drew).
     const people = plan.people;
     for (const e of events) {

@@ -81,7 +81,8 @@ export const agentConfigSchema = z
               .optional(),
           })
           .strict()
-          .refine((w) => w.interface !== undefined || w.stations !== undefined, { message: 'give interface (a monitor-mode interface such as mon0) or stations (the access point\'s own interface)', path: ['interface'] })
+          // networks alone: an agent that replays captures (or the demo's) watches them in the files.
+          .refine((w) => w.interface !== undefined || w.stations !== undefined || w.networks !== undefined, { message: 'give interface (a monitor-mode interface such as mon0) or stations (the access point\'s own interface)', path: ['interface'] })
           .optional(),
         ble: z.object({ interface: z.string().min(1) }).strict().optional(),
       })

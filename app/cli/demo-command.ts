@@ -85,13 +85,13 @@ function printSummary(s: DemoSummary): void {
     printLine(`People heard on ${s.wholeDay} (the last whole day; inside and passing), estimated from what survives address randomization, against the truth:`);
     printLine(
       formatTable(
-        ['store', 'people (estimated)', 'truth (phones)', 'error', 'known by Consumer-ID', 'WiFi addresses (naive count)'],
+        ['store', 'people (estimated)', 'truth (phones)', 'error', 'known by Consumer-ID', 'of them on guest WiFi', 'WiFi addresses (naive count)'],
         s.stores.map((f) => {
           const w = f.wholeDay!;
           const e = w.people.estimated;
           const err = e === null || w.truth.phones === 0 ? '-' : `${e >= w.truth.phones ? '+' : ''}${Math.round((100 * (e - w.truth.phones)) / w.truth.phones)} %`;
           const share = w.people.knownShare === null ? '' : ` (${Math.round(100 * w.people.knownShare)} %)`;
-          return [f.store, k(e), w.truth.phones.toLocaleString('en-US'), err, `${k(w.people.known)}${share}`, w.truth.wifiAddresses.toLocaleString('en-US')];
+          return [f.store, k(e), w.truth.phones.toLocaleString('en-US'), err, `${k(w.people.known)}${share}`, k(w.people.connected), w.truth.wifiAddresses.toLocaleString('en-US')];
         }),
       ),
     );
@@ -99,7 +99,7 @@ function printSummary(s: DemoSummary): void {
   const a = s.accuracy;
   if (a.storeDays > 0) printLine(`Over the ${a.storeDays} whole store-days of the history: people estimated ${a.meanErrorPct} % off the truth on average (worst ${a.worstErrorPct} %); counting addresses would be ${a.addressesMeanErrorPct} % off.`);
   printLine('');
-  printLine(`Today (${s.day}) so far: people heard (estimated) ${s.stores.map((f) => `${f.store} ${k(f.people.estimated)}`).join(', ')}; the visits of the phones known by Consumer-ID (a stable address: a few percent of today's phones):`);
+  printLine(`Today (${s.day}) so far: people heard (estimated) ${s.stores.map((f) => `${f.store} ${k(f.people.estimated)}`).join(', ')}; the visits of the phones known by Consumer-ID (a stable address, or a per-network one on the guest WiFi):`);
   printLine(
     formatTable(
       ['store', 'frames', 'visitors', 'passers-by', 'median dwell', 'also in another store', 'opted-out frames dropped', 'identify events'],
@@ -108,7 +108,7 @@ function printSummary(s: DemoSummary): void {
   );
   const r = s.returning;
   printLine('');
-  printLine(`Profiles stitched from identify events, ${r.from}..${r.to}: ${k(r.profiles)}, of which ${k(r.returning)} came back on another day and ${k(r.multiStore)} shopped in several stores.`);
+  printLine(`Profiles stitched from identify events and guest WiFi connections, ${r.from}..${r.to}: ${k(r.profiles)}, of which ${k(r.returning)} came back on another day and ${k(r.multiStore)} shopped in several stores.`);
   printLine(`Segments today: ${s.segments.map((x) => `${x.name} ${k(x.profiles)}`).join(', ')}.`);
   printLine(`HQ stored ${s.cloud.batches.toLocaleString('en-US')} batches (${s.cloud.sightings.toLocaleString('en-US')} sightings, ${s.cloud.consumerIds.toLocaleString('en-US')} daily Consumer-IDs); ${s.cloud.duplicates} duplicates dropped, ${s.cloud.deadLetters} dead letters. No MAC address, e-mail or phone left a store.`);
   printLine('');

@@ -23,6 +23,7 @@ import { CheckError } from '../../shared/errors.js';
 import { deriveLinkKey, deriveOptoutKey } from '../../shared/identity/keys.js';
 import { optoutTokenOfMac } from '../../shared/identity/optout.js';
 import { generateSecret, readSecretFile, writeSecretFile } from '../../shared/identity/secret.js';
+import { GUEST_AP_BASE, GUEST_SSID, macText } from '../../scripts/gen-store-traffic.js';
 
 export const DEMO_TENANT = 'demo';
 
@@ -88,13 +89,16 @@ export class DemoWorld {
     activation.start();
 
     const stores: DemoStore[] = [];
-    for (const name of o.stores) {
+    for (const [i, name] of o.stores.entries()) {
       const acfg = agentConfigSchema.parse({
         tenant: DEMO_TENANT,
         store: name,
         agent: 'ap-1',
         timezone: o.timezone,
         keyFile,
+        // The chain's guest WiFi (one SSID everywhere): phones connected to the store's AP are known by
+        // their per-network address. The agent replays captures: no monitor interface of its own.
+        capture: { wifi: { networks: [{ ssid: GUEST_SSID, bssids: [macText(GUEST_AP_BASE + i)] }] } },
         outbox: { path: join(dir, `outbox-${name}.db`) },
         optoutCacheFile: join(dir, `optout-cache-${name}.json`),
         broker: { url: broker.url, protocolVersion: 4 },

@@ -118,7 +118,7 @@ export async function runDemo(o: DemoOptions): Promise<{ world: DemoWorld; summa
 
 /** The body a till or a captive portal would post. */
 function identifyBody(e: IdentifyEvent): Record<string, unknown> {
-  return { mac: e.mac, email: e.email, phone: e.phone, loyaltyId: e.loyaltyId, consent: e.consent, ts: e.tsMs };
+  return { mac: e.mac, email: e.email, phone: e.phone, loyaltyId: e.loyaltyId, consent: e.consent, ts: e.tsMs, connected: e.connected };
 }
 
 /** Posts each live identify event to the store's API when its time comes, as the till would. */
