@@ -102,7 +102,7 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(await store.stats()).toMatchObject({ batches: 2, sightings: 2, duplicates: 1, deadLetters: 0, consumerIds: 1, stores: 1 });
     const rows = await store.sightingsOfDay('acme', '2026-11-23');
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toEqual({ store: 'berlin-1', epoch: '2026-11-23', cid: CID, first: T + 1, last: T + 2, frames: 3, rssiMax: -50, source: 'wifi' });
+    expect(rows[0]).toEqual({ store: 'berlin-1', epoch: '2026-11-23', cid: CID, first: T + 1, last: T + 2, frames: 3, rssiMax: -50, source: 'wifi', addressClass: 'global' });
     await store.close();
   });
 

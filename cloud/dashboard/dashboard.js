@@ -461,7 +461,7 @@
     // Connected: phones on the store's guest WiFi — known although they randomize (a per-network address).
     const connected = sumOf(stores.map((s) => s.people.connected ?? null));
     const hasConnected = stores.some((s) => s.people.connected !== 0 && s.people.connected !== undefined);
-    $('kpi-people-sub').textContent = stores.length ? `${known.text} known${share}${hasConnected ? ` · ${connected.text} on guest WiFi` : ''}` : 'no data';
+    $('kpi-people-sub').textContent = stores.length ? `${known.text} known${share}${hasConnected ? ` · ${connected.text} on WiFi` : ''}` : 'no data';
     $('kpi-people-sub').title = 'heard, inside and passing; known: phones with a stable address (a Consumer-ID), which visitors, dwell and profiles stand on; on guest WiFi: known phones connected to the store network (randomizing phones, known by their per-network address)';
     set('kpi-visitors', sumOf(stores.map((s) => s.uniqueVisitors)));
     set('kpi-passers', sumOf(stores.map((s) => s.passersBy)));
