@@ -71,6 +71,26 @@ describe('store networks from monitor mode', () => {
     expect(plain.wifi).toEqual({ probeRequests: 128, connectedFrames: 0, devices: { global: 1, randomized: 1, associated: 0, estimated: 2 } });
   });
 
+  it('a second real capture ("Neheb"): one global station associating, authenticating and sending null and data frames, as tshark counts them', () => {
+    const pseudo = new Pseudonymizer({ secret: new Uint8Array(32), tenant: 't', timezone: 'UTC' });
+    const summary = new SummaryCollector();
+    const kinds = new Map<number, number>();
+    const p = new EdgePipeline(
+      pseudo,
+      (o) => {
+        summary.add(o);
+        if (o.frame === WifiFrame.ToAp) kinds.set(o.mac, (kinds.get(o.mac) ?? 0) + 1);
+      },
+      new StoreNetworkWatcher([{ ssid: 'Neheb' }]),
+    );
+    const read = readCaptureFile(join(WIFI, 'wifi_dot11_105_aircrack_n-02.cap'), p.onRecord);
+    // tshark: association 1, reassociation 1, authentication 2, QoS null 16, QoS data 2 from
+    // 2c:f0:a2:dd:bc:d0 to b0:b9:8a:56:8d:ea (the BSSID of "Neheb", from its 10 probe responses).
+    expect([...kinds]).toEqual([[0x2cf0a2ddbcd0, 22]]);
+    const s = summary.result(p.counters, read.linktypes);
+    expect(s.wifi).toMatchObject({ connectedFrames: 22, devices: { associated: 0 } });
+  });
+
   it('omniloop decode --network: the class in --json, wifi.devices.associated in --summary', () => {
     const f = join(WIFI, 'wifi_dot11_105_aircrack_pmkid-not-recognized.cap');
     const sum = runCli(['decode', f, '--summary', '--json', '--network', 'WML']);
