@@ -9,23 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { agentConfigSchema } from '../agents/config/agent-config.js';
 import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
-import { Agent } from '../agents/runtime/agent.js';
-import { StoreApi } from '../agents/runtime/store-api.js';
-import { loadCloudConfig } from '../cloud/config/cloud-config.js';
-import { Consumer } from '../cloud/ingest/consumer.js';
-import { SqliteCloudStore } from '../cloud/store/sqlite-store.js';
-import { deriveLinkKey, deriveOptoutKey } from '../shared/identity/keys.js';
+import { deriveOptoutKey } from '../shared/identity/keys.js';
 import { hashEmail } from '../shared/identity/link-keys.js';
-import { createLogger } from '../shared/log.js';
 import { PcapWriter } from '../scripts/lib/capture-writer.js';
+import { deliverAll, startHq, startStore, type Hq } from './helpers/hq-e2e.js';
 import { concat, probeRequest, radiotapHeader } from '../scripts/lib/frames.js';
-import { Mosquitto, freePort } from './helpers/mosquitto.js';
-import { runCliAsync } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-e2e-'));
-const log = createLogger('test', 'silent');
 const SECRET = Buffer.alloc(32, 0x5a);
 const TOKEN = 'till-and-signage-token';
 const DAY_MS = 86_400_000;
@@ -39,10 +30,7 @@ const O = 0x3c2ef0000099; // opted out
 const CROWD = Array.from({ length: 110 }, (_, i) => 0x3c2ef1000000 + i); // other customers, identified in B today
 const JANE = 'jane.doe@example.com';
 
-let broker: Mosquitto;
-let consumer: Consumer;
-let cloud: SqliteCloudStore;
-let cfgPath = '';
+let hq: Hq;
 
 /** Ten minutes of probe requests from each device, starting at `start`. */
 function capture(name: string, start: number, macs: number[]): string {
@@ -53,48 +41,18 @@ function capture(name: string, start: number, macs: number[]): string {
   return file;
 }
 
-async function store(name: string) {
-  const cfg = agentConfigSchema.parse({
-    tenant: 'acme',
-    store: name,
-    agent: 'ap-1',
-    keyFile: 'unused',
-    outbox: { path: join(dir, `outbox-${name}.db`) },
-    optoutCacheFile: join(dir, `optout-${name}.json`),
-    status: { port: 0 },
-    broker: { url: broker.url },
-    storeApi: { tokenFile: 'unused' },
-  });
-  const agent = new Agent(cfg, new Pseudonymizer({ secret: SECRET, tenant: 'acme', timezone: 'UTC' }), log, { linkKey: deriveLinkKey(SECRET, 'acme') });
-  const api = new StoreApi(agent, TOKEN, log);
-  const base = `http://127.0.0.1:${await api.start(0)}`;
-  agent.start();
-  return { agent, api, base };
-}
+const store = (name: string) => startStore(hq, dir, name, SECRET, TOKEN);
 
 const mac = (n: number) => n.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
 const post = (base: string, body: unknown) => fetch(`${base}/v1/identify`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
-const cli = async (...args: string[]) => {
-  const r = await runCliAsync(['cloud', ...args, '--config', cfgPath, '--tenant', 'acme']);
-  return { ...r, json: () => JSON.parse(r.stdout) };
-};
+const cli = (...args: string[]) => hq.cli(...args);
 
 beforeAll(async () => {
-  broker = new Mosquitto(await freePort());
-  await broker.start();
   writeFileSync(join(dir, 'acme-optout.key'), Buffer.from(deriveOptoutKey(SECRET, 'acme')).toString('base64') + '\n', { mode: 0o600 });
-  cfgPath = join(dir, 'cloud.yaml');
-  writeFileSync(cfgPath, `broker:\n  url: ${broker.url}\ngroup: e2e\ndatabase:\n  sqlite: cloud.db\ntenants:\n  acme:\n    optoutKeyFile: acme-optout.key\n`);
-  cloud = new SqliteCloudStore(join(dir, 'cloud.db'));
-  consumer = new Consumer(loadCloudConfig(cfgPath), cloud, log, 'e2e-consumer');
-  await consumer.start();
+  hq = await startHq(dir, 'e2e', '\n    optoutKeyFile: acme-optout.key');
 });
 
-afterAll(async () => {
-  await consumer.stop();
-  await cloud.close();
-  await broker.stop();
-});
+afterAll(() => hq.stop());
 
 describe('closing the loop, end to end', () => {
   it('stitches one profile across stores and days, segments and exports it only with consent, never stores an opted-out device, and erases completely', async () => {
@@ -118,11 +76,9 @@ describe('closing the loop, end to end', () => {
     expect(loyal.status).toBe(202);
     for (const [i, m] of CROWD.entries()) expect(B.agent.identify({ mac: mac(m), email: `customer-${i}@example.com`, consent: { marketing: true }, ts: NOW - 3_300_000 })).toMatchObject({ ok: true });
     expect(await (await post(A.base, { mac: mac(O), loyaltyId: 'ZZ-1', consent: { marketing: true } })).json()).toMatchObject({ accepted: false });
-    for (const s of [A, B]) expect(await s.agent.publisher!.drain(10_000)).toBe(true);
-    const sent = A.agent.publisher!.published + B.agent.publisher!.published;
-    for (let i = 0; i < 200 && consumer.counts.stored < sent; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(consumer.counts.stored).toBe(sent);
-    expect(consumer.counts.dead).toBe(0);
+    const sent = await deliverAll(hq, [A, B]);
+    expect(hq.consumer.counts.stored).toBe(sent);
+    expect(hq.consumer.counts.dead).toBe(0);
 
     // One profile: Jane's devices of both days, her e-mail and her loyalty key; visits in both stores.
     const profile = await cli('profile', '--email', JANE, '--json');
@@ -142,7 +98,7 @@ describe('closing the loop, end to end', () => {
     // She withdraws marketing consent at the till: still one profile for counting, out of the audience.
     expect((await post(A.base, { mac: mac(D), loyaltyId: 'AB-12345', consent: { marketing: false }, ts: NOW - 60_000 })).status).toBe(202);
     await A.agent.publisher!.drain(5000);
-    for (let i = 0; i < 200 && consumer.counts.stored < sent + 1; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && hq.consumer.counts.stored < sent + 1; i++) await new Promise((r) => setTimeout(r, 25));
     expect((await cli('profile', '--email', JANE, '--json')).json()).toMatchObject({ marketingConsent: false, days: [utcDay(WEEK_AGO), utcDay(NOW)] });
     expect(await exportTo('second.csv').then((r) => r.code)).toBe(0);
     const second = readFileSync(join(dir, 'second.csv'), 'utf8');
@@ -177,7 +133,7 @@ describe('closing the loop, end to end', () => {
     await A.agent.replay(capture('a-again', NOW - 30 * 60_000, [D]), 'max');
     await A.agent.publisher!.drain(5000);
     await new Promise((r) => setTimeout(r, 300));
-    expect((await cloud.sightingsOfDay('acme', utcDay(NOW))).some((r) => r.cid === dCid)).toBe(false);
+    expect((await hq.cloud.sightingsOfDay('acme', utcDay(NOW))).some((r) => r.cid === dCid)).toBe(false);
 
     for (const s of [A, B]) {
       await s.api.stop();

@@ -4,26 +4,16 @@
  * a week later it is connected in store B, without logging in. One profile, two stores, returning — from
  * a phone that never probes with a stable address. Its scanning addresses stay ephemeral.
  */
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentConfigSchema } from '../agents/config/agent-config.js';
 import { Pseudonymizer } from '../agents/pseudonymize/pseudonymizer.js';
-import { Agent } from '../agents/runtime/agent.js';
-import { StoreApi } from '../agents/runtime/store-api.js';
-import { loadCloudConfig } from '../cloud/config/cloud-config.js';
-import { Consumer } from '../cloud/ingest/consumer.js';
-import { SqliteCloudStore } from '../cloud/store/sqlite-store.js';
-import { deriveLinkKey } from '../shared/identity/keys.js';
-import { createLogger } from '../shared/log.js';
 import { PcapWriter } from '../scripts/lib/capture-writer.js';
+import { deliverAll, startHq, startStore, type Hq } from './helpers/hq-e2e.js';
 import { assocRequest, beaconFrame, concat, dataFrame, probeRequest, qosNullFrame, radiotapHeader } from '../scripts/lib/frames.js';
-import { Mosquitto, freePort } from './helpers/mosquitto.js';
-import { runCliAsync } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-connected-'));
-const log = createLogger('test', 'silent');
 const SECRET = Buffer.alloc(32, 0x3c);
 const TOKEN = 'captive-portal-token';
 const DAY_MS = 86_400_000;
@@ -37,10 +27,7 @@ const AP_B = 0x0c8ddb00b001;
 const JANE = 'jane.connected@example.com';
 const mac = (n: number) => n.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
 
-let broker: Mosquitto;
-let consumer: Consumer;
-let cloud: SqliteCloudStore;
-let cfgPath = '';
+let hq: Hq;
 
 /**
  * Ten minutes in a store: the AP's beacons, the phone associating (only when `associate`) and then its
@@ -60,46 +47,13 @@ function capture(name: string, start: number, ap: number, associate: boolean): s
   return file;
 }
 
-async function store(name: string) {
-  const cfg = agentConfigSchema.parse({
-    tenant: 'acme',
-    store: name,
-    agent: 'ap-1',
-    keyFile: 'unused',
-    capture: { wifi: { interface: 'mon0', networks: [{ ssid: 'Acme Guest' }] } },
-    outbox: { path: join(dir, `outbox-${name}.db`) },
-    optoutCacheFile: join(dir, `optout-${name}.json`),
-    status: { port: 0 },
-    broker: { url: broker.url },
-    storeApi: { tokenFile: 'unused' },
-  });
-  const agent = new Agent(cfg, new Pseudonymizer({ secret: SECRET, tenant: 'acme', timezone: 'UTC' }), log, { linkKey: deriveLinkKey(SECRET, 'acme') });
-  const api = new StoreApi(agent, TOKEN, log);
-  const base = `http://127.0.0.1:${await api.start(0)}`;
-  agent.start();
-  return { agent, api, base };
-}
-
-const cli = async (...args: string[]) => {
-  const r = await runCliAsync(['cloud', ...args, '--config', cfgPath, '--tenant', 'acme']);
-  return { ...r, json: () => JSON.parse(r.stdout) };
-};
+const store = (name: string) => startStore(hq, dir, name, SECRET, TOKEN, { capture: { wifi: { interface: 'mon0', networks: [{ ssid: 'Acme Guest' }] } } });
 
 beforeAll(async () => {
-  broker = new Mosquitto(await freePort());
-  await broker.start();
-  cfgPath = join(dir, 'cloud.yaml');
-  writeFileSync(cfgPath, `broker:\n  url: ${broker.url}\ngroup: connected\ndatabase:\n  sqlite: cloud.db\ntenants:\n  acme: {}\n`);
-  cloud = new SqliteCloudStore(join(dir, 'cloud.db'));
-  consumer = new Consumer(loadCloudConfig(cfgPath), cloud, log, 'connected-consumer');
-  await consumer.start();
+  hq = await startHq(dir, 'connected');
 });
 
-afterAll(async () => {
-  await consumer.stop();
-  await cloud.close();
-  await broker.stop();
-});
+afterAll(() => hq.stop());
 
 describe('connected customers, end to end', () => {
   it('a per-network address connected in store A, logged in at the portal, connected in store B a week later: one profile, two stores, returning', async () => {
@@ -118,24 +72,22 @@ describe('connected customers, end to end', () => {
     expect(B.agent.counters.connectedLinks).toBe(1);
     expect(A.agent.networks!.counts()).toMatchObject({ bssids: 1 });
 
-    for (const s of [A, B]) expect(await s.agent.publisher!.drain(10_000)).toBe(true);
-    const sent = A.agent.publisher!.published + B.agent.publisher!.published;
-    for (let i = 0; i < 200 && consumer.counts.stored < sent; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(consumer.counts.stored).toBe(sent);
-    expect(consumer.counts.dead).toBe(0);
+    const sent = await deliverAll(hq, [A, B]);
+    expect(hq.consumer.counts.stored).toBe(sent);
+    expect(hq.consumer.counts.dead).toBe(0);
 
     // One profile: the device of both days (each day's Consumer-ID), its network token, the e-mail.
-    const profile = await cli('profile', '--email', JANE, '--json');
+    const profile = await hq.cli('profile', '--email', JANE, '--json');
     expect(profile.code, profile.stderr).toBe(0);
     const p = profile.json();
     expect(p.identifiers.map((x: { kind: string }) => x.kind).sort()).toEqual(['cid', 'cid', 'hem', 'net']);
     expect(p).toMatchObject({ days: [utcDay(WEEK_AGO), utcDay(NOW)], stores: ['berlin-1', 'hamburg-1'], visits: 2, marketingConsent: true });
-    const segs = (await cli('segments', '--json', '--k', '1')).json();
+    const segs = (await hq.cli('segments', '--json', '--k', '1')).json();
     expect(segs.segments).toEqual(expect.arrayContaining([{ name: 'multi-store', profiles: 1 }, { name: 'returning', profiles: 1 }]));
 
     // HQ stored the connected phone's sightings as `associated`; its scanning addresses only as counts.
     const pseudo = new Pseudonymizer({ secret: SECRET, tenant: 'acme', timezone: 'UTC' });
-    const today = await cloud.sightingsOfDay('acme', utcDay(NOW));
+    const today = await hq.cloud.sightingsOfDay('acme', utcDay(NOW));
     expect(today.filter((r) => r.cid === pseudo.cidForMac(P, NOW)).length).toBeGreaterThan(0);
     expect(new Set(today.map((r) => r.cid))).toEqual(new Set([pseudo.cidForMac(P, NOW)]));
     // Nothing raw anywhere: neither the address nor the e-mail in any database or outbox.
