@@ -44,20 +44,11 @@ function pipelineWith(networks: StoreNetworkWatcher | null) {
 
 describe('store networks from monitor mode', () => {
   it('a real capture: stations talking to the "WML" access point, two of them randomized, as tshark counts them', () => {
-    const pseudo = new Pseudonymizer({ secret: new Uint8Array(32), tenant: 't', timezone: 'UTC' });
-    const summary = new SummaryCollector();
     const classes = new Map<number, number>();
-    const p = new EdgePipeline(
-      pseudo,
-      (o, cid) => {
-        summary.add(o);
-        if (o.addressClass === AddressClass.WifiAssociated) expect(cid).toMatch(/^[0-9a-f]{32}$/);
-        if (o.frame === WifiFrame.ToAp) classes.set(o.mac, o.addressClass);
-      },
-      new StoreNetworkWatcher([{ ssid: 'WML' }]),
-    );
-    const read = readCaptureFile(join(WIFI, 'wifi_dot11_105_aircrack_pmkid-not-recognized.cap'), p.onRecord);
-    const s = summary.result(p.counters, read.linktypes);
+    const s = decodeCounts('wifi_dot11_105_aircrack_pmkid-not-recognized.cap', 'WML', (o, cid) => {
+      if (o.addressClass === AddressClass.WifiAssociated) expect(cid).toMatch(/^[0-9a-f]{32}$/);
+      if (o.frame === WifiFrame.ToAp) classes.set(o.mac, o.addressClass);
+    });
     // tshark: `(wlan.fc.type==2 && wlan.fc.ds==1 || wlan.fc.type_subtype in {0 2 11} || wlan.fc.type_subtype==4)
     // && wlan.ra==8c:de:f9:d0:b4:61` gives 1,187 frames from 9 transmitters, 7 global and 2 locally
     // administered; 128 of them are probe requests (counted as probes here), 1,059 frames to the AP.
@@ -72,22 +63,13 @@ describe('store networks from monitor mode', () => {
   });
 
   it('a second real capture ("Neheb"): one global station associating, authenticating and sending null and data frames, as tshark counts them', () => {
-    const pseudo = new Pseudonymizer({ secret: new Uint8Array(32), tenant: 't', timezone: 'UTC' });
-    const summary = new SummaryCollector();
     const kinds = new Map<number, number>();
-    const p = new EdgePipeline(
-      pseudo,
-      (o) => {
-        summary.add(o);
-        if (o.frame === WifiFrame.ToAp) kinds.set(o.mac, (kinds.get(o.mac) ?? 0) + 1);
-      },
-      new StoreNetworkWatcher([{ ssid: 'Neheb' }]),
-    );
-    const read = readCaptureFile(join(WIFI, 'wifi_dot11_105_aircrack_n-02.cap'), p.onRecord);
+    const s = decodeCounts('wifi_dot11_105_aircrack_n-02.cap', 'Neheb', (o) => {
+      if (o.frame === WifiFrame.ToAp) kinds.set(o.mac, (kinds.get(o.mac) ?? 0) + 1);
+    });
     // tshark: association 1, reassociation 1, authentication 2, QoS null 16, QoS data 2 from
     // 2c:f0:a2:dd:bc:d0 to b0:b9:8a:56:8d:ea (the BSSID of "Neheb", from its 10 probe responses).
     expect([...kinds]).toEqual([[0x2cf0a2ddbcd0, 22]]);
-    const s = summary.result(p.counters, read.linktypes);
     expect(s.wifi).toMatchObject({ connectedFrames: 22, devices: { associated: 0 } });
   });
 
@@ -182,10 +164,18 @@ describe('store networks from monitor mode', () => {
   });
 });
 
-function decodeCounts(file: string) {
+/** A real capture through the edge pipeline (with one store network, when named): its summary. */
+function decodeCounts(file: string, ssid?: string, each?: (o: Observation, cid: string | null) => void) {
   const pseudo = new Pseudonymizer({ secret: new Uint8Array(32), tenant: 't', timezone: 'UTC' });
   const summary = new SummaryCollector();
-  const p = new EdgePipeline(pseudo, (o) => summary.add(o));
+  const p = new EdgePipeline(
+    pseudo,
+    (o, cid) => {
+      summary.add(o);
+      each?.(o, cid);
+    },
+    ssid ? new StoreNetworkWatcher([{ ssid }]) : null,
+  );
   const read = readCaptureFile(join(WIFI, file), p.onRecord);
   return summary.result(p.counters, read.linktypes);
 }
