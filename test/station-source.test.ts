@@ -94,6 +94,25 @@ describe('station list and hostapd events', () => {
     expect(missing.errors[0]).toMatch(/hostapd_cli is not installed: apt-get install hostapd/);
   });
 
+  it('the real iw and hostapd_cli of this machine (no WiFi hardware, no hostapd): their failures, with the fix', async () => {
+    // .ci/run installs both (Debian's iw and hostapd); what they print here is recorded in the fixtures.
+    const errors: string[] = [];
+    const src = new StationSource({ iface: 'wlan0', pollSeconds: 60, hostapd: true, iwPath: '/usr/sbin/iw', hostapdCliPath: '/usr/sbin/hostapd_cli' }, () => {}, (e) => errors.push(e.message));
+    const polled = await src.start().then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    src.stop();
+    expect(polled).toMatch(/iw finds no WiFi driver here \(nl80211 not found\.\)|there is no interface wlan0|CAP_NET_ADMIN/);
+    expect(readFileSync(join(FIX, 'iw-no-nl80211.txt'), 'utf8').trim()).toBe('nl80211 not found.');
+    // hostapd_cli alone: it cannot reach a hostapd.
+    const cli = new StationSource({ iface: 'wlan0', pollSeconds: 60, hostapd: true, iwPath: program('iw-empty', 'true'), hostapdCliPath: '/usr/sbin/hostapd_cli' }, () => {}, (e) => errors.push(e.message));
+    await cli.start();
+    for (let i = 0; i < 150 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    cli.stop();
+    expect(errors[0]).toMatch(/hostapd_cli cannot reach hostapd on wlan0 \(Failed to connect to hostapd - wpa_ctrl_open: No such file or directory\)/);
+  });
+
   it('the agent on an access point: its stations are sightings, a per-network address associated with a Consumer-ID and linkable at the portal', () => {
     const cfg = agentConfigSchema.parse({
       tenant: 'acme',

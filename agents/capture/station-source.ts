@@ -109,6 +109,7 @@ export function stationToolAdvice(tool: 'iw' | 'hostapd_cli', iface: string, cod
       ? `${tool} may not read ${iface}'s stations (${msg}): run the agent with CAP_NET_ADMIN (the installed service has it) or as root`
       : `hostapd_cli may not open hostapd's control socket (${msg}): add the agent's user to the group of ctrl_interface_group in hostapd.conf, or run as root`;
   }
+  if (/nl80211 not found/i.test(msg)) return `iw finds no WiFi driver here (${msg}): capture.wifi.stations needs the access point's own machine, with its WiFi interface up`;
   if (/Failed to connect to hostapd|Could not connect/i.test(msg)) return `hostapd_cli cannot reach hostapd on ${iface} (${msg}): is hostapd running, with ctrl_interface set in hostapd.conf?`;
   if (/No such device|does not exist/i.test(msg)) return `${tool}: there is no interface ${iface} (${msg}): set capture.wifi.stations.interface to the AP's interface (see \`iw dev\`)`;
   return `${tool} failed on ${iface}${msg ? `: ${msg}` : ''}`;
