@@ -42,6 +42,14 @@ describe('HTTP API', () => {
     expect((await get('/v1/stats')).status).toBe(200);
   });
 
+  it('takes the bearer scheme in any case, the token exactly (issue 14, finding 9: a lower-case "bearer" was refused)', async () => {
+    const with_ = (h: string) => fetch(base + '/v1/stats', { headers: { authorization: h } }).then((r) => r.status);
+    expect(await with_(`bearer ${TOKEN}`)).toBe(200);
+    expect(await with_(`BEARER ${TOKEN}`)).toBe(200);
+    expect(await with_(`Bearer ${TOKEN.toUpperCase()}`)).toBe(401);
+    expect(await with_(`Basic ${TOKEN}`)).toBe(401);
+  });
+
   it('serves stats, agents, footfall, profiles and dead letters', async () => {
     expect(await json(get('/v1/stats'))).toMatchObject({ batches: 2, sightings: 8, stores: 1 });
     expect((await json(get('/v1/agents'))).agents).toEqual([expect.objectContaining({ store: 'berlin-1', agent: 'ap-1', state: 'online' })]);
@@ -76,5 +84,12 @@ describe('HTTP API', () => {
     expect(await json(get('/v1/flows?tenant=acme&from=2026-11-23&to=2026-11-01'))).toEqual({ error: 'the period ends before it starts' });
     expect((await get('/v1/returning?tenant=acme&from=2025-01-01&to=2026-11-01')).status).toBe(400);
     expect((await get('/v1/visits?tenant=ACME&day=2026-11-23')).status).toBe(400);
+    // Issue 14, finding 9: a day that does not exist answered 200.
+    for (const d of ['2026-13-45', '2026-02-30', '2026-00-10']) {
+      const f = await get(`/v1/footfall?tenant=acme&day=${d}`);
+      expect(f.status, d).toBe(400);
+      expect((await json(f)).error).toMatch(/is not a date|YYYY-MM-DD/);
+      expect((await get(`/v1/visits?tenant=acme&day=${d}`)).status, d).toBe(400);
+    }
   });
 });

@@ -71,6 +71,13 @@ export class ApiServer {
     };
     const path = url.pathname;
     const tenant = () => q('tenant', NAME)!;
+    /** A store-day parameter: YYYY-MM-DD and a date that exists (2026-13-45 and 2026-02-30 are refused). */
+    const day = (required = true): string | undefined => {
+      const d = q('day', DAY, required);
+      const problem = d === undefined ? null : dayProblem(d);
+      if (problem) throw new HttpError(400, `query parameter day: ${problem}`);
+      return d;
+    };
     const period = () => {
       const from = q('from', DAY)!;
       const to = q('to', DAY)!;
@@ -101,20 +108,20 @@ export class ApiServer {
       }
       case '/v1/footfall': {
         const t = tenant();
-        const day = q('day', DAY)!;
+        const d = day()!;
         const store = q('store', NAME, false);
-        return send(res, 200, { tenant: t, day, k, stores: await dayFigures(this.store, t, day, k, store) });
+        return send(res, 200, { tenant: t, day: d, k, stores: await dayFigures(this.store, t, d, k, store) });
       }
       case '/v1/visits': {
         // Single visits, without any identifier: when and how long, in which store, visitor or passer-by.
         const t = tenant();
-        const day = q('day', DAY)!;
+        const d = day()!;
         const store = q('store', NAME, false);
         const limit = Math.min(10_000, Math.max(1, Number(url.searchParams.get('limit') ?? 1000) || 1000));
-        const visits = buildVisits(await this.store.sightingsOfDay(t, day, store));
+        const visits = buildVisits(await this.store.sightingsOfDay(t, d, store));
         return send(res, 200, {
           tenant: t,
-          day,
+          day: d,
           total: visits.length,
           truncated: visits.length > limit,
           visits: visits.slice(0, limit).map((v) => ({ store: v.store, start: v.start, end: v.end, dwellMinutes: Math.round((v.end - v.start) / 6_000) / 10, visitor: v.visitor, rssiMax: v.rssiMax })),

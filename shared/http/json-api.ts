@@ -46,7 +46,8 @@ export class BearerToken {
 
   /** Throws 401 (with the challenge header) unless the Authorization header carries the token. */
   check(header: string | undefined, res: ServerResponse): void {
-    const m = /^Bearer (.+)$/.exec(header ?? '');
+    // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+    const m = /^bearer +(.+)$/i.exec(header ?? '');
     const given = m ? Buffer.from(m[1]!) : null;
     if (given && given.length === this.token.length && timingSafeEqual(given, this.token)) return;
     res.setHeader('www-authenticate', 'Bearer');
