@@ -94,7 +94,17 @@ describe('identify events (pure)', () => {
     const bad = identify({ mac: 'F0:18:98:01:02:03', email: 'jane.doe@', consent: { marketing: false } }, c);
     expect(bad).toMatchObject({ ok: false, status: 422 });
     expect(JSON.stringify(bad)).not.toContain('jane');
-    expect(identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de', consent: { marketing: false }, name: 'Jane' }, c)).toMatchObject({ status: 400, reason: /unknown field name/ });
+    // Issue 14, finding 8: the unknown field's name was echoed ("unknown field name"); a name can be anything.
+    const unknown = identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de', consent: { marketing: false }, 'jane.doe@example.com': 'Jane' }, c);
+    expect(unknown).toMatchObject({ status: 400, reason: 'body: unknown field (1)' });
+    expect(JSON.stringify(unknown)).not.toMatch(/jane/i);
+    // Issue 14, finding 9: NUL and invisible characters in e-mails were hashed into the graph.
+    for (const email of ['jane@example.com\u0000', 'ja\u200bne@example.com', 'jane@exa\u202emple.com', '\ufeffjane@example.com']) {
+      const r = identify({ mac: 'F0:18:98:01:02:03', email, consent: { marketing: false } }, c);
+      expect(r).toMatchObject({ ok: false, status: 422, reason: 'email contains control or invisible characters' });
+    }
+    expect(identify({ mac: 'F0:18:98:01:02:03', loyaltyId: 'AB\u00001', email: 'a@b.de', consent: { marketing: false } }, c)).toMatchObject({ status: 422, reason: /loyaltyId contains/ });
+    expect(identify({ mac: 'F0:18:98:01:02:03', phone: '+49 30\t1234567', consent: { marketing: false } }, c)).toMatchObject({ status: 422, reason: /phone contains/ });
     expect(identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de' }, c)).toMatchObject({ status: 400, reason: /consent/ });
     expect(identify({ mac: 'F0:18:98:01:02:03', email: 'a@b.de', consent: { marketing: true }, ts: DAY - 2 * 86_400_000 }, c)).toMatchObject({ status: 422, reason: /24 hours/ });
     // A backfill of past events (the demo's history) allows older ones, keyed with their own day.

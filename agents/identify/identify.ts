@@ -56,15 +56,23 @@ export interface IdentifyContext {
 }
 
 const DAY_MS = 86_400_000;
+/** C0 and C1 controls, soft hyphen, zero-width and bidi formatting characters, word joiners, BOM. */
+const HIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]/;
 
 /** Validates and hashes one identify request. Error reasons never repeat what was sent. */
 export function identify(body: unknown, ctx: IdentifyContext): IdentifyOutcome {
   const parsed = identifyRequestSchema.safeParse(body);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    return { ok: false, status: 400, reason: `${i.path.join('.') || 'body'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : i.message}` };
+    // An unknown field's name is not repeated either: it can be anything the sender typed.
+    return { ok: false, status: 400, reason: i.code === 'unrecognized_keys' ? `${i.path.join('.') || 'body'}: unknown field (${i.keys.length})` : `${i.path.join('.') || 'body'}: ${i.message}` };
   }
   const r = parsed.data;
+  // Control and invisible characters (NUL, zero-width spaces, bidi overrides) would be hashed into an
+  // identifier no other system computes: refused, without repeating the value.
+  for (const [name, v] of [['email', r.email], ['phone', r.phone], ['loyaltyId', r.loyaltyId]] as const) {
+    if (v !== undefined && HIDDEN_CHARS.test(v)) return { ok: false, status: 422, reason: `${name} contains control or invisible characters` };
+  }
   const now = (ctx.now ?? Date.now)();
   const ts = r.ts ?? now;
   const maxAge = ctx.maxAgeMs ?? DAY_MS;
