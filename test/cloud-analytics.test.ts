@@ -59,4 +59,13 @@ describe('store-day figures', () => {
     expect(f!.dwellHistogram.filter((x) => x !== 0)).toEqual([null]);
     expect([suppress(4, 5), suppress(5, 5), suppress(1, 5), suppress(0, 5)]).toEqual([null, 5, null, 0]);
   });
+
+  it('hides a second dwell bucket where one hidden bucket could be read off the visits beside it (issue 14, finding 7)', () => {
+    // 12 visits of 5-15 min, 2 of 30-60 min: visits 14 is shown, so "14 - 12" would reveal the 2.
+    const rows = [...people('a', 12, 0, 10), ...people('a', 2, 0, 45, 'long')];
+    const [f] = storeDayFigures(buildVisits(rows), 5);
+    expect(f!.visits).toBe(14);
+    expect(f!.dwellHistogram.filter((x) => x === null).length).toBe(2);
+    expect(f!.dwellHistogram.reduce<number>((a, b) => a + (b ?? 0), 0)).toBe(0);
+  });
 });

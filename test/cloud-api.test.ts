@@ -72,7 +72,8 @@ describe('HTTP API', () => {
     expect(JSON.stringify(visits)).not.toMatch(/cid|0{31}/); // visits name no device
     expect(await json(get('/v1/flows?tenant=acme&from=2026-11-17&to=2026-11-23'))).toEqual({ tenant: 'acme', from: '2026-11-17', to: '2026-11-23', k: 5, sameDay: [], acrossDays: [] });
     expect(await json(get('/v1/returning?tenant=acme&from=2026-11-17&to=2026-11-23'))).toEqual({ tenant: 'acme', k: 5, from: '2026-11-17', to: '2026-11-23', profiles: null, returning: 0, multiStore: 0 });
-    expect(await json(get('/v1/graph?tenant=acme'))).toMatchObject({ identifiers: { cid: 1, hem: 1, hph: 0, loy: 0 }, edges: 1, profiles: null, quarantinedDevices: 0 });
+    // Issue 14, finding 7: identifier counts of 1 were shown; a kind below k is hidden (0 is no one: shown).
+    expect(await json(get('/v1/graph?tenant=acme'))).toMatchObject({ identifiers: { cid: null, hem: null, hph: 0, loy: 0, net: 0 }, edges: 1, profiles: null, quarantinedDevices: 0 });
   });
 
   it('answers bad parameters with 400 and unknown paths with 404, as JSON', async () => {
@@ -91,5 +92,14 @@ describe('HTTP API', () => {
       expect((await json(f)).error).toMatch(/is not a date|YYYY-MM-DD/);
       expect((await get(`/v1/visits?tenant=acme&day=${d}`)).status, d).toBe(400);
     }
+  });
+
+  it('shows no single visits of a store-day with fewer than k of them (issue 14, finding 7: total 2 came with each visit)', async () => {
+    const few = Array.from({ length: 2 }, (_, i) => ({ cid: `f${i}`.padStart(32, '0'), source: 'wifi', addressClass: 'global', first: T, last: T + 10 * 60_000, frames: 9, rssiMax: -50, rssiMean: -60, channels: [6] }));
+    const b = { schema: 'omniloop.sightings/1', tenant: 'acme', store: 'hamburg-1', agent: 'ap-1', batchId: 'ap-1:x:9', seq: 9, epoch: '2026-11-22', window: { start: T - 86_400_000, end: T - 86_340_000, seconds: 60 }, sightings: few.map((x) => ({ ...x, first: T - 86_400_000, last: T - 86_400_000 + 600_000 })), ephemeral: [] };
+    await ingestMessage(store, 'omniloop/v1/acme/hamburg-1/ap-1/sightings', Buffer.from(JSON.stringify(b)));
+    const v = await json(get('/v1/visits?tenant=acme&day=2026-11-22'));
+    expect(v).toMatchObject({ total: null, k: 5, visits: [] });
+    expect((await json(get('/v1/visits?tenant=acme&day=2026-11-23'))).total).toBe(8);
   });
 });

@@ -321,7 +321,8 @@ describe('HQ dashboard', () => {
 
     const graph = await chartOption(page, 'chart-graph');
     const kinds = Object.fromEntries(graph.series[0].data.map((d: { name: string; value: number }) => [d.name, d.value]));
-    expect(kinds).toMatchObject({ 'Hashed e-mails': CUSTOMERS + 4, 'Hashed phones': 18, 'Loyalty ids': 3 });
+    // Three loyalty ids are fewer than k = 5: hidden by the API (issue 14, finding 7), drawn as nothing.
+    expect(kinds).toMatchObject({ 'Hashed e-mails': CUSTOMERS + 4, 'Hashed phones': 18, 'Loyalty ids': 0 });
     expect(kinds['Device-days']).toBeGreaterThan(CUSTOMERS);
     expect(await page.locator('#graph-quarantined').textContent()).toBe('1');
     const sizes = await chartOption(page, 'chart-sizes');

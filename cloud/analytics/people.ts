@@ -6,7 +6,9 @@
  * phones, which say so. Every count below k is hidden, with a second one where a total would reveal it.
  */
 import type { EstimateRow } from '../store/cloud-store.js';
-import { suppress, type SightingRow } from './visits.js';
+import { suppress, suppressSeries, type SightingRow } from './visits.js';
+
+export { suppressSeries };
 
 export interface PeopleFigures {
   /** Distinct people heard (estimated): known phones exactly, plus the estimate for randomizing ones. */
@@ -87,16 +89,3 @@ export function peopleFigures(rows: readonly SightingRow[], estimates: readonly 
   };
 }
 
-/**
- * A series whose total is shown elsewhere: its small values are hidden, and where exactly one is, the
- * smallest shown non-zero value is hidden too, so the total minus the rest cannot reveal it.
- */
-export function suppressSeries(values: readonly number[], k: number): (number | null)[] {
-  const out = values.map((n) => suppress(n, k));
-  if (out.filter((v) => v === null).length === 1) {
-    let smallest = -1;
-    for (let i = 0; i < out.length; i++) if (out[i] !== null && out[i]! > 0 && (smallest < 0 || out[i]! < out[smallest]!)) smallest = i;
-    if (smallest >= 0) out[smallest] = null;
-  }
-  return out;
-}

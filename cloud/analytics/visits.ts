@@ -74,6 +74,20 @@ export function suppress(n: number, k: number): number | null {
   return n > 0 && n < k ? null : n;
 }
 
+/**
+ * A series whose total is shown elsewhere: its small values are hidden, and where exactly one is, the
+ * smallest shown non-zero value is hidden too, so the total minus the rest cannot reveal it.
+ */
+export function suppressSeries(values: readonly number[], k: number): (number | null)[] {
+  const out = values.map((n) => suppress(n, k));
+  if (out.filter((v) => v === null).length === 1) {
+    let smallest = -1;
+    for (let i = 0; i < out.length; i++) if (out[i] !== null && out[i]! > 0 && (smallest < 0 || out[i]! < out[smallest]!)) smallest = i;
+    if (smallest >= 0) out[smallest] = null;
+  }
+  return out;
+}
+
 export const DWELL_BUCKETS_MIN = [1, 5, 15, 30, 60] as const;
 
 export interface StoreDayFigures {
@@ -142,7 +156,8 @@ export function storeDayFigures(visits: Visit[], k: number, timezoneOf: (store: 
       passersBy: suppress(passers.size, k),
       visits: suppress(visitors.length, k),
       footfallByHour: hours.map((h) => suppress(h.size, k)),
-      dwellHistogram: hist.map((n) => suppress(n, k)),
+      // Its buckets sum to the visits shown beside it: one hidden bucket would be their difference.
+      dwellHistogram: suppressSeries(hist, k),
       medianDwellMinutes: people.size >= k && dwellMin.length ? Math.round(dwellMin[Math.floor(dwellMin.length / 2)]! * 10) / 10 : null,
       crossStore: suppress(cross, k),
     });

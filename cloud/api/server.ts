@@ -6,7 +6,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BearerToken, HttpError, closeServer, listenJson, sendJson as send } from '../../shared/http/json-api.js';
 import type { CloudStore } from '../store/cloud-store.js';
-import { buildVisits } from '../analytics/visits.js';
+import { buildVisits, suppress } from '../analytics/visits.js';
 import { dayFigures } from '../analytics/day-figures.js';
 import { findProfile } from '../identity/profiles.js';
 import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
@@ -118,11 +118,14 @@ export class ApiServer {
         const d = day()!;
         const store = q('store', NAME, false);
         const limit = Math.min(10_000, Math.max(1, Number(url.searchParams.get('limit') ?? 1000) || 1000));
-        const visits = buildVisits(await this.store.sightingsOfDay(t, d, store));
+        const all = buildVisits(await this.store.sightingsOfDay(t, d, store));
+        // Fewer than k visits are not shown at all: the list would count them (issue 14, finding 7).
+        const visits = all.length < k ? [] : all;
         return send(res, 200, {
           tenant: t,
           day: d,
-          total: visits.length,
+          k,
+          total: suppress(all.length, k),
           truncated: visits.length > limit,
           visits: visits.slice(0, limit).map((v) => ({ store: v.store, start: v.start, end: v.end, dwellMinutes: Math.round((v.end - v.start) / 6_000) / 10, visitor: v.visitor, rssiMax: v.rssiMax })),
         });

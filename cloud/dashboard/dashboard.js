@@ -18,6 +18,7 @@
     ['hem', 'Hashed e-mails', '#8b5cf6'],
     ['hph', 'Hashed phones', '#14b8a6'],
     ['loy', 'Loyalty ids', '#f59e0b'],
+    ['net', 'Guest WiFi devices', '#ef4444'],
   ];
   const REFUSED = [
     ['blocked', 'Blocked'],
@@ -310,12 +311,13 @@
 
   function drawGraph(g) {
     const ids = g?.identifiers ?? {};
+    // A kind with fewer than k identifiers comes hidden (null): drawn as nothing, labelled "<k".
     const data = KINDS.map(([kind, name, color]) => ({ name, value: ids[kind] ?? 0, itemStyle: { color } }));
     const total = data.reduce((a, d) => a + d.value, 0);
-    const valueOf = new Map(data.map((d) => [d.name, d.value]));
+    const valueOf = new Map(KINDS.map(([kind, name]) => [name, ids[kind] === null ? `<${state.k}` : nf.format(ids[kind] ?? 0)]));
     draw('chart-graph', {
       tooltip: { trigger: 'item', formatter: (p) => `${marker(p)}${esc(p.name)}&nbsp;&nbsp;<b>${nf.format(p.value)}</b> (${p.percent} %)` },
-      legend: { orient: 'vertical', right: 4, top: 'middle', itemWidth: 10, itemHeight: 10, itemGap: 12, textStyle: { color: '#475569' }, formatter: (name) => `${name}  ${nf.format(valueOf.get(name) ?? 0)}` },
+      legend: { orient: 'vertical', right: 4, top: 'middle', itemWidth: 10, itemHeight: 10, itemGap: 12, textStyle: { color: '#475569' }, formatter: (name) => `${name}  ${valueOf.get(name) ?? '0'}` },
       title: { text: nf.format(total), subtext: 'identifiers', left: '30%', top: 'middle', textAlign: 'center', textStyle: { fontSize: 22, fontWeight: 700, color: '#0f172a' }, subtextStyle: { color: '#94a3b8', fontSize: 11 } },
       series: [{ id: 'identifiers', type: 'pie', radius: ['48%', '72%'], center: ['30%', '50%'], avoidLabelOverlap: true, label: { show: false }, itemStyle: { borderColor: '#fff', borderWidth: 2, borderRadius: 5 }, data }],
     });

@@ -7,7 +7,8 @@ import { suppress } from '../analytics/visits.js';
 import { kindOf, type Edge, type IdentityGraph, type NodeKind, type RefusalReason } from './graph.js';
 
 export interface GraphFigures {
-  identifiers: Record<NodeKind, number>;
+  /** Identifiers by kind; a kind with fewer than k is hidden (null): one hashed e-mail is one person. */
+  identifiers: Record<NodeKind, number | null>;
   edges: number;
   profiles: number | null;
   quarantinedDevices: number;
@@ -31,7 +32,7 @@ export function graphFigures(edges: readonly Edge[], g: IdentityGraph, k: number
   const bySize = new Map<number, number>();
   for (const members of g.profiles.values()) bySize.set(members.length, (bySize.get(members.length) ?? 0) + 1);
   return {
-    identifiers,
+    identifiers: Object.fromEntries(Object.entries(identifiers).map(([kind, n]) => [kind, suppress(n, k)])) as Record<NodeKind, number | null>,
     edges: edges.length,
     profiles: suppress(g.profiles.size, k),
     quarantinedDevices: g.quarantined.size,
