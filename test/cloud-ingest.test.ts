@@ -93,6 +93,25 @@ function batch(seq: number, over: Record<string, unknown> = {}) {
 const TOPIC = 'omniloop/v1/acme/berlin-1/ap-1/sightings';
 const buf = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o));
 
+describe('a message the database refuses', () => {
+  it('becomes a dead letter when its content is at fault (SQLSTATE 22/23/54, SQLite mismatch or constraint), and is thrown when the database is (issue 14, finding 3)', async () => {
+    const dead: string[] = [];
+    const failing = (code: string) =>
+      ({
+        ingestSightings: async () => {
+          throw Object.assign(new Error('refused'), { code });
+        },
+        deadLetter: async (_t: string, reason: string) => {
+          dead.push(reason);
+        },
+      }) as unknown as Parameters<typeof ingestMessage>[0];
+    for (const code of ['22P05', '22021', '23505', '54000', 'SQLITE_MISMATCH', 'SQLITE_CONSTRAINT_CHECK', 'SQLITE_TOOBIG']) expect(await ingestMessage(failing(code), TOPIC, buf(batch(1))), code).toBe('dead');
+    expect(dead).toContain('the database refused the message (22P05)');
+    // Down, full, busy or cut off: no fault of the message; not acknowledged, so it comes again.
+    for (const code of ['ECONNREFUSED', '57P01', '08006', 'SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_IOERR']) await expect(ingestMessage(failing(code), TOPIC, buf(batch(1))), code).rejects.toThrow('refused');
+  });
+});
+
 describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
   it('stores a valid batch once; a redelivery is a duplicate that changes nothing', async () => {
     const store = await backend.open('unit');
@@ -291,6 +310,22 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(await store.revokeBatch('acme', 'berlin-1', 'ap-1:abcd1234:4')).toBe(0); // another store's batch of that id
     expect(await store.revokeBatch('acme', 'paris-1', 'ap-1:abcd1234:4')).toBe(1);
     expect(await returningProfiles(store, 'acme', '2026-11-23', '2026-11-24', 1)).toMatchObject({ profiles: 1, returning: 0 });
+    await store.close();
+  });
+
+  it('parks a message the database refuses (a NUL in a status, a raw NUL byte) as a dead letter instead of stalling (issue 14, finding 3)', async () => {
+    const store = await backend.open('nul');
+    const status = 'omniloop/v1/acme/berlin-1/ap-1/status';
+    // PostgreSQL's jsonb and text refuse U+0000; twenty of these stopped ingest for every tenant.
+    for (let i = 0; i < 20; i++) expect(await ingestMessage(store, status, buf({ state: 'online', note: `x\u0000${i}` }))).toMatch(/^(agent|dead)$/);
+    expect(await ingestMessage(store, TOPIC, Buffer.concat([buf(batch(1)).subarray(0, 10), Buffer.from([0]), buf(batch(1)).subarray(10)]))).toBe('dead');
+    // The stream goes on: the next valid batch is stored.
+    expect(await ingestMessage(store, TOPIC, buf(batch(7)))).toBe('stored');
+    const dead = await store.deadLetters(50);
+    expect(dead.length).toBeGreaterThanOrEqual(1);
+    // The dead letter shows where the NUL was without holding one (a text column cannot).
+    for (const d of dead) expect(d.payload.includes(String.fromCharCode(0))).toBe(false);
+    expect(dead.some((d) => d.payload.includes('\\u0000'))).toBe(true);
     await store.close();
   });
 

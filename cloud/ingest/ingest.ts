@@ -15,8 +15,38 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const MAX_STATUS_BYTES = 64 * 1024;
 
 export async function ingestMessage(store: CloudStore, topic: string, payload: Buffer, receivedMs = Date.now()): Promise<IngestResult> {
-  const parts = topic.split('/');
   const text = payload.toString('utf8');
+  try {
+    return await ingest(store, topic, payload, text, receivedMs);
+  } catch (err) {
+    // The database refused this message's content (PostgreSQL: a NUL, a value out of range): it becomes
+    // a dead letter and is acknowledged, so it cannot stop the stream. A database that is down, full or
+    // busy is no fault of the message: that is thrown, and the message comes again.
+    if (!isMessageFault(err)) throw err;
+    await store.deadLetter(topic, `the database refused the message (${faultCode(err)})`, storable(text), receivedMs);
+    return 'dead';
+  }
+}
+
+/** SQLSTATE classes 22 (data exception), 23 (integrity constraint), 54 (limit exceeded); SQLite's equivalents. */
+function isMessageFault(err: unknown): boolean {
+  const code = faultCode(err);
+  return /^(22|23|54)[0-9A-Z]{3}$/.test(code) || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH' || code.startsWith('SQLITE_CONSTRAINT');
+}
+
+function faultCode(err: unknown): string {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : '';
+}
+
+/** A message's text as a dead letter can hold it: a NUL (which PostgreSQL's text refuses) written out as \u0000. */
+function storable(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\\u0000') : text;
+}
+
+async function ingest(store: CloudStore, topic: string, payload: Buffer, rawText: string, receivedMs: number): Promise<IngestResult> {
+  const parts = topic.split('/');
+  const text = storable(rawText);
   if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || !NAME.test(parts[2]!) || !NAME.test(parts[3]!) || !NAME.test(parts[4]!)) {
     await store.deadLetter(topic, 'not an omniloop/v1/<tenant>/<store>/<agent>/<kind> topic', text, receivedMs);
     return 'dead';
@@ -39,12 +69,17 @@ export async function ingestMessage(store: CloudStore, topic: string, payload: B
       if (payload.length === 0) return 'ignored'; // a cleared retained message
       let body: unknown;
       try {
-        body = payload.length <= MAX_STATUS_BYTES ? JSON.parse(text) : null;
+        body = payload.length <= MAX_STATUS_BYTES ? JSON.parse(rawText) : null;
       } catch {
         body = null;
       }
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         await store.deadLetter(topic, `${kind}: not a JSON object of at most ${MAX_STATUS_BYTES} bytes`, text, receivedMs);
+        return 'dead';
+      }
+      // A NUL in any string (escaped in the JSON): no database column holds it, no status needs it.
+      if (rawText.includes('\\u0000') || rawText.includes('\u0000')) {
+        await store.deadLetter(topic, `${kind}: a string holds a NUL character`, text, receivedMs);
         return 'dead';
       }
       const b = body as Record<string, unknown>;
