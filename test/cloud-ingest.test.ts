@@ -17,7 +17,8 @@ import { SqliteCloudStore } from '../cloud/store/sqlite-store.js';
 import { PostgresCloudStore } from '../cloud/store/postgres-store.js';
 import type { CloudStore } from '../cloud/store/cloud-store.js';
 import { createLogger } from '../shared/log.js';
-import { redact } from '../shared/wire/redact.js';
+import { redact, redactHead } from '../shared/wire/redact.js';
+import { DEAD_LETTER_KEEP } from '../cloud/store/cloud-store.js';
 import { hashEmail } from '../shared/identity/link-keys.js';
 import { findProfile } from '../cloud/identity/profiles.js';
 import { returningProfiles } from '../cloud/analytics/returning.js';
@@ -208,6 +209,39 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     const [d] = await store.deadLetters(1);
     expect(d!.payload).toBe('{"mac":"<mac>","alt":"<mac>","email":"<email>","phone":"<digits>"');
     expect(redact('cid aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa stays')).toBe('cid aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa stays');
+    await store.close();
+  });
+
+  it('redacts the head of a long payload, also where the scan stops inside an identifier, and in linear time', () => {
+    // A megabyte without an @ took quadratic time with an unbounded e-mail pattern (the test run hung).
+    expect(redactHead('x'.repeat(1 << 20), 4096)).toBe('x'.repeat(4096));
+    // Dense identifiers shrink the head below the kept length: the scan's end, which splits one, is dropped.
+    const long = `${'a'.repeat(64)}@${'b'.repeat(180)}.com `; // 250 characters: 262 in the scanned 64 KiB
+    const head = redactHead(long.repeat(400), 4096);
+    expect(head.length).toBeLessThan(4096);
+    expect(head).not.toMatch(/aaaa|bbbb|@/);
+    expect(head.startsWith('<email> <email>')).toBe(true);
+  });
+
+  it('keeps no raw identifier in dead-letter reasons, cut payloads or agents\' status either (issue 14, finding 8)', async () => {
+    const store = await backend.open('redact2');
+    // An unknown key and an unknown kind that are identifiers: the reasons echoed them.
+    await ingestMessage(store, TOPIC, buf({ ...batch(1), 'f0:18:98:01:02:03': 1, 'jane.doe@example.com': 2 }));
+    await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/jane.doe@example.com', buf('{}'));
+    // An address and an e-mail across the 4 KiB cut: the cut came first and left their heads.
+    const pad = 'x'.repeat(DEAD_LETTER_KEEP - 8);
+    await ingestMessage(store, TOPIC, Buffer.from(`${pad}f0:18:98:01:02:03`));
+    await ingestMessage(store, TOPIC, Buffer.from(`${pad.slice(4)}jane.doe@example.com`));
+    // Without separators.
+    await ingestMessage(store, TOPIC, Buffer.from('{"mac":"f01898010203","cid":"a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"}'));
+    const all = (await store.deadLetters(10)).map((d) => `${d.topic} ${d.reason} ${d.payload}`).join('\n');
+    expect(all).not.toMatch(/f0:18:98|f01898|jane\.doe|example\.com|f0:18:9/i);
+    expect(all).toContain('a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6'); // a Consumer-ID is no address
+    // A status body stored and served as sent held whatever the sender put in it.
+    await ingestMessage(store, 'omniloop/v1/acme/berlin-1/ap-1/status', buf({ state: 'online', lastError: 'no route to f0:18:98:01:02:03 for jane.doe@example.com', 'f0:18:98:01:02:03': { phone: '+49 30 1234567' } }));
+    const [a] = await store.agents();
+    expect(JSON.stringify(a!.status)).not.toMatch(/f0:18:98|jane|1234567/);
+    expect(a!.state).toBe('online');
     await store.close();
   });
 

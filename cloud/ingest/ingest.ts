@@ -7,6 +7,7 @@
 import { validateSightingsMessage } from '../../shared/wire/sightings-schema.js';
 import { validateLinksMessage } from '../../shared/wire/links-schema.js';
 import { TOPIC_ROOT } from '../../shared/wire/topics.js';
+import { redactDeep } from '../../shared/wire/redact.js';
 import type { CloudStore } from '../store/cloud-store.js';
 
 export type IngestResult = 'stored' | 'duplicate' | 'dead' | 'agent' | 'ignored';
@@ -82,7 +83,8 @@ async function ingest(store: CloudStore, topic: string, payload: Buffer, rawText
         await store.deadLetter(topic, `${kind}: a string holds a NUL character`, text, receivedMs);
         return 'dead';
       }
-      const b = body as Record<string, unknown>;
+      // Stored and served by the API: whatever a sender put in it, no address, e-mail or phone stays.
+      const b = redactDeep(body) as Record<string, unknown>;
       const state = kind === 'status' && (b.state === 'online' || b.state === 'offline') ? b.state : null;
       await store.upsertAgent(tenant, storeName, agent, state, b, receivedMs);
       return 'agent';

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { CheckError } from '../../shared/errors.js';
-import { redact } from '../../shared/wire/redact.js';
+import { redact, redactHead } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
@@ -197,7 +197,7 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.s}.dead_letters (topic, reason, payload, bytes, received_ms) VALUES ($1,$2,$3,$4,$5)`, [redact(topic), reason, redact(payload.slice(0, DEAD_LETTER_KEEP)), Buffer.byteLength(payload), receivedMs]);
+    await this.pool.query(`INSERT INTO ${this.s}.dead_letters (topic, reason, payload, bytes, received_ms) VALUES ($1,$2,$3,$4,$5)`, [redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs]);
   }
 
   async upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
-import { redact } from '../../shared/wire/redact.js';
+import { redact, redactHead } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
 import type { SightingRow } from '../analytics/visits.js';
@@ -149,7 +149,7 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {
-    this.db.prepare('INSERT INTO dead_letters (topic, reason, payload, bytes, received_ms) VALUES (?, ?, ?, ?, ?)').run(redact(topic), reason, redact(payload.slice(0, DEAD_LETTER_KEEP)), Buffer.byteLength(payload), receivedMs);
+    this.db.prepare('INSERT INTO dead_letters (topic, reason, payload, bytes, received_ms) VALUES (?, ?, ?, ?, ?)').run(redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs);
   }
 
   async upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void> {
