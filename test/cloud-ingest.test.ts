@@ -18,6 +18,8 @@ import { PostgresCloudStore } from '../cloud/store/postgres-store.js';
 import type { CloudStore } from '../cloud/store/cloud-store.js';
 import { createLogger } from '../shared/log.js';
 import { redact, redactHead } from '../shared/wire/redact.js';
+import { validateSightingsMessage } from '../shared/wire/sightings-schema.js';
+import { validateLinksMessage } from '../shared/wire/links-schema.js';
 import { DEAD_LETTER_KEEP } from '../cloud/store/cloud-store.js';
 import { hashEmail } from '../shared/identity/link-keys.js';
 import { findProfile } from '../cloud/identity/profiles.js';
@@ -93,6 +95,21 @@ function batch(seq: number, over: Record<string, unknown> = {}) {
 }
 const TOPIC = 'omniloop/v1/acme/berlin-1/ap-1/sightings';
 const buf = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o));
+
+describe('epochs and times agree (issue 14, finding 9: a window dated 2099 was stored under a 2026 epoch)', () => {
+  it('refuses a window or a link that is not on its key epoch\'s store-day, in any time zone and rollover', () => {
+    const y2099 = Date.parse('2099-06-01T10:00:00Z');
+    const v = validateSightingsMessage(TOPIC, buf(batch(1, { window: { start: y2099, end: y2099 + 60_000, seconds: 60 } })));
+    expect(v).toEqual({ ok: false, reason: "schema: window: window is not on the key epoch's store-day" });
+    // Store-days of far zones and a late rollover are still that day.
+    const epoch = Date.parse('2026-11-23T00:00:00Z');
+    for (const start of [epoch - 13 * 3_600_000, epoch + 2 * 86_400_000 - 3_600_000, T]) expect(validateSightingsMessage(TOPIC, buf(batch(1, { window: { start, end: start + 60_000, seconds: 60 } }))).ok).toBe(true);
+    expect(validateSightingsMessage(TOPIC, buf(batch(1, { window: { start: epoch + 3 * 86_400_000, end: epoch + 3 * 86_400_000 + 60_000, seconds: 60 } }))).ok).toBe(false);
+    const links = (ts: number) => ({ schema: 'omniloop.links/1', tenant: 'acme', store: 'berlin-1', agent: 'ap-1', batchId: 'ap-1:abcd1234:9', seq: 9, epoch: '2026-11-23', links: [{ ts, cid: CID, hem: 'e'.repeat(64), consent: { marketing: true } }] });
+    expect(validateLinksMessage('omniloop/v1/acme/berlin-1/ap-1/links', buf(links(T))).ok).toBe(true);
+    expect(validateLinksMessage('omniloop/v1/acme/berlin-1/ap-1/links', buf(links(y2099)))).toMatchObject({ ok: false, reason: /not on the key epoch/ });
+  });
+});
 
 describe('a message the database refuses', () => {
   it('becomes a dead letter when its content is at fault (SQLSTATE 22/23/54, SQLite mismatch or constraint), and is thrown when the database is (issue 14, finding 3)', async () => {

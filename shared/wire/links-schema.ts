@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { LINKS_SCHEMA } from './batch.js';
-import { batchEnvelopeShape, batchIdMatches, validateBatchMessage, type Validated } from './sightings-schema.js';
+import { batchEnvelopeShape, batchIdMatches, validateBatchMessage, withinEpoch, type Validated } from './sightings-schema.js';
 
 export { LINKS_SCHEMA };
 
@@ -36,6 +36,8 @@ export const linksBatchSchema = z
     links: z.array(linkSchema).min(1).max(10_000),
   })
   .strict()
+  // A link's Consumer-ID is keyed with the epoch's day key: its moment is on that store-day.
+  .refine((b) => b.links.every((l) => withinEpoch(b.epoch, l.ts)), { message: 'a link is not on the key epoch\'s store-day', path: ['links'] })
   .refine(batchIdMatches.check, { message: batchIdMatches.message, path: ['batchId'] });
 
 export type LinksBatch = z.infer<typeof linksBatchSchema>;

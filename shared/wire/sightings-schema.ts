@@ -88,7 +88,22 @@ export const sightingsBatchSchema = z
   })
   .strict()
   .refine((b) => b.window.end > b.window.start, { message: 'window ends before it starts', path: ['window'] })
+  .refine((b) => withinEpoch(b.epoch, b.window.start) && withinEpoch(b.epoch, b.window.end - 1), { message: 'window is not on the key epoch\'s store-day', path: ['window'] })
   .refine(batchIdMatches.check, { message: batchIdMatches.message, path: ['batchId'] });
+
+/**
+ * Whether ms can fall on store-day `epoch` in some time zone with some rollover: the local date of
+ * (ms - rollover) is the epoch, so ms lies between the epoch's UTC midnight less 14 h (UTC+14) and the
+ * next midnight plus 12 h (UTC-12) plus 23 h of rollover. A window dated 2099 under a 2026 epoch is not.
+ */
+export function withinEpoch(epoch: string, ms: number): boolean {
+  const day = Date.parse(`${epoch}T00:00:00Z`);
+  if (Number.isNaN(day) || new Date(day).toISOString().slice(0, 10) !== epoch) return false;
+  return ms >= day - 14 * HOUR && ms < day + DAY + 12 * HOUR + 23 * HOUR;
+}
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 export type SightingsBatch = z.infer<typeof sightingsBatchSchema>;
 export type WireSighting = z.infer<typeof sightingSchema>;
