@@ -1,6 +1,7 @@
 /** People on today's phones: known phones exactly, plus the agents' estimates for randomizing ones; k-anonymous. */
 import { describe, expect, it } from 'vitest';
-import { peopleFigures, suppressSeries } from '../cloud/analytics/people.js';
+import { peopleFigures } from '../cloud/analytics/people.js';
+import { suppressSeries } from '../cloud/analytics/visits.js';
 import type { EstimateRow } from '../cloud/store/cloud-store.js';
 import type { SightingRow } from '../cloud/analytics/visits.js';
 

@@ -32,7 +32,7 @@ export class AddressTable {
     const top = Math.floor(mac / 0x1000000);
     const lo = mac - top * 0x1000000;
     const m = this.mask;
-    for (let i = bucket(top, lo) & m; ; i = (i + 1) & m) {
+    for (let i = addressBucket(top, lo) & m; ; i = (i + 1) & m) {
       const v = this.val[i]!;
       if (v === 0) return -1;
       if (this.lo[i] === lo && this.hi[i] === top) return v - 1;
@@ -44,7 +44,7 @@ export class AddressTable {
     const top = Math.floor(mac / 0x1000000);
     const lo = mac - top * 0x1000000;
     const m = this.mask;
-    let i = bucket(top, lo) & m;
+    let i = addressBucket(top, lo) & m;
     for (;;) {
       const v = this.val[i]!;
       if (v === 0) break;
@@ -73,7 +73,7 @@ export class AddressTable {
     for (let j = 0; j < val.length; j++) {
       const v = val[j]!;
       if (v === 0) continue;
-      let i = bucket(hi[j]!, lo[j]!) & m;
+      let i = addressBucket(hi[j]!, lo[j]!) & m;
       while (this.val[i] !== 0) i = (i + 1) & m;
       this.hi[i] = hi[j]!;
       this.lo[i] = lo[j]!;
@@ -82,7 +82,8 @@ export class AddressTable {
   }
 }
 
-function bucket(hi: number, lo: number): number {
+/** The hash of an address split into its high and low 24 bits (the estimator's table uses it too). */
+export function addressBucket(hi: number, lo: number): number {
   let h = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 15;
   return h;

@@ -51,22 +51,18 @@ export function parseRadiotap(buf: Uint8Array, off: number, len: number, out: Ra
   if (hdrLen < 8 || hdrLen > len) return false;
   out.length = hdrLen;
   if (hdrLen === seen.hdrLen && sameWords(buf, off)) return applyLayout(buf, off, out);
+  seen.hdrLen = -1; // another layout: forgotten until this one is walked
 
   // The present words run until one without the EXT bit; the fields start right after the last one.
   let words = 1;
   while (readU32(buf, off + 4 * words) & 0x80000000) {
     words++;
-    if (4 + 4 * words > hdrLen || words > MAX_PRESENT_WORDS) {
-      seen.hdrLen = -1;
-      return false;
-    }
+    if (4 + 4 * words > hdrLen || words > MAX_PRESENT_WORDS) return false;
   }
   // Field positions depend on the header length and the present words alone (in one namespace):
   // remember them for the next frame of the same layout, as most captures repeat one layout.
-  seen.hdrLen = -1;
-  const cacheable = words <= LAYOUT_WORDS;
   const ok = walkFields(buf, off, hdrLen, words, out);
-  if (cacheable && seen.nsSwitch === 0) {
+  if (words <= LAYOUT_WORDS && seen.nsSwitch === 0) {
     seen.hdrLen = hdrLen;
     seen.words = words;
     for (let w = 0; w < words; w++) seen.present[w] = readU32(buf, off + 4 + 4 * w) | 0;

@@ -38,6 +38,7 @@
  * chains (closeWindow walks it, not every slot). Nothing grows with the length of the capture.
  */
 import { AddressClass, Source, type Observation } from '../decode/observation.js';
+import { addressBucket } from '../decode/address-table.js';
 import { bleSignature, wifiSignatures, type WifiSignatures } from './signature.js';
 
 export const ESTIMATOR_VERSION = 'ephemeral-v3';
@@ -475,9 +476,7 @@ export class EphemeralDeviceEstimator {
   // ------------------------------------------------------------------ address table
 
   private bucket(hi: number, lo: number): number {
-    let h = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b);
-    h ^= h >>> 15;
-    return h & this.hMask;
+    return addressBucket(hi, lo) & this.hMask;
   }
 
   private lookup(mac: number, kind: number): number {

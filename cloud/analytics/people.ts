@@ -8,8 +8,6 @@
 import type { EstimateRow } from '../store/cloud-store.js';
 import { suppress, suppressSeries, type SightingRow } from './visits.js';
 
-export { suppressSeries };
-
 export interface PeopleFigures {
   /** Distinct people heard (estimated): known phones exactly, plus the estimate for randomizing ones. */
   estimated: number | null;
