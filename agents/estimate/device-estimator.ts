@@ -338,12 +338,12 @@ export class EphemeralDeviceEstimator {
     if (mac === this.lastMac && kind === this.lastKind) s = this.lastSlot;
     else {
       s = this.lookup(mac, kind);
-      if (s < 0) s = this.newTrack(o, kind, t);
+      if (s < 0) s = this.newTrack(o, kind);
       this.lastMac = mac;
       this.lastKind = kind;
       this.lastSlot = s;
     }
-    this.onFrame(s, o, t);
+    this.onFrame(s, o);
     if (this.now >= this.nextHousekeep) this.housekeep();
   }
 
@@ -403,7 +403,8 @@ export class EphemeralDeviceEstimator {
 
   // ------------------------------------------------------------------ tracks
 
-  private newTrack(o: Observation, kind: number, t: number): number {
+  private newTrack(o: Observation, kind: number): number {
+    const t = o.tsMs;
     if (this.tFreeN === 0) this.evictOldestTrack();
     const s = this.tFree[--this.tFreeN]!;
     const gen = (this.tGen[s]! + 1) >>> 0;
@@ -440,7 +441,9 @@ export class EphemeralDeviceEstimator {
     return s;
   }
 
-  private onFrame(s: number, o: Observation, t: number): void {
+  /** (Reads the time from o: a double passed to a call that is not inlined is boxed, once per frame.) */
+  private onFrame(s: number, o: Observation): void {
+    const t = o.tsMs;
     if (t > this.tLast[s]!) this.tLast[s] = t;
     const r = o.rssi;
     const c = this.tChain[s]! - 1;
