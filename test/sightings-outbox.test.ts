@@ -1,4 +1,6 @@
 /** Sighting windows and the SQLite outbox, without a broker. */
+import { MAX_SIGHTING_CHANNELS, validateSightingsMessage } from '../shared/wire/sightings-schema.js';
+import { SIGHTINGS_SCHEMA, envelope } from '../shared/wire/batch.js';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +36,19 @@ function add(agg: SightingAggregator, o: Observation, cid: string | null): void 
 }
 
 describe('sighting windows', () => {
+  it('lists at most the channels HQ accepts: a phone heard on 80 channels of a 2.4/5/6 GHz hopper is not a dead batch', () => {
+    const agg = new SightingAggregator(60_000, 0);
+    const t = Date.parse('2026-11-23T10:00:05Z');
+    for (let ch = 1; ch <= 80; ch++) add(agg, obs(t + ch, 1, AddressClass.WifiGlobal, -60, ch), 'a'.repeat(32));
+    const [w] = agg.takeClosed(Infinity, true);
+    const s = w!.sightings[0]!;
+    expect(s.frames).toBe(80);
+    expect(s.channels).toHaveLength(MAX_SIGHTING_CHANNELS);
+    const body = JSON.stringify({ window: { start: w!.start, end: w!.end, seconds: 60 }, sightings: w!.sightings, ephemeral: [] });
+    const v = validateSightingsMessage('omniloop/v1/acme/berlin-1/ap-1/sightings', envelope(SIGHTINGS_SCHEMA, { tenant: 'acme', store: 'berlin-1', agent: 'ap-1' }, '00000000', 1, w!.epoch, body));
+    expect(v.ok, v.ok ? '' : v.reason).toBe(true);
+  });
+
   it('folds frames per Consumer-ID and source, with first/last, count, RSSI and channels', () => {
     const agg = new SightingAggregator(60_000, 0);
     const t = Date.parse('2026-11-23T10:00:05Z');

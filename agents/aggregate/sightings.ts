@@ -6,6 +6,7 @@
  * people on today's phones. Pure: observations in, closed windows out; the caller decides when time
  * has moved on.
  */
+import { MAX_SIGHTING_CHANNELS } from '../../shared/wire/sightings-schema.js';
 import { ADDRESS_CLASS_NAMES, Source, isEphemeral, type Observation } from '../decode/observation.js';
 import { ESTIMATOR_VERSION, EphemeralDeviceEstimator, type WindowEstimate } from '../estimate/device-estimator.js';
 
@@ -123,7 +124,8 @@ export class SightingAggregator {
       a.rssiN++;
       if (s.rssiMax === null || o.rssi > s.rssiMax) s.rssiMax = o.rssi;
     }
-    if (o.channel && !s.channels.includes(o.channel)) s.channels.push(o.channel);
+    // Capped as HQ caps it: one more channel would make HQ refuse the whole batch.
+    if (o.channel && s.channels.length < MAX_SIGHTING_CHANNELS && !s.channels.includes(o.channel)) s.channels.push(o.channel);
   }
 
   /** Windows complete by the data's own clock (replay) or `nowMs` (live): every window when `all`. */

@@ -10,6 +10,7 @@ import { InputError } from '../../shared/errors.js';
 import { isValidTimeZone } from '../../shared/identity/store-day.js';
 import { brokerSchema, resolveBrokerFiles } from '../../shared/broker/broker-config.js';
 import { formatIssues } from '../../shared/config/format-issues.js';
+import { MAX_BATCH_BYTES } from '../../shared/wire/batch.js';
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const id = (what: string) => z.string().regex(idPattern, `${what} must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit (it becomes part of MQTT topics)`);
@@ -103,9 +104,11 @@ export const agentConfigSchema = z
         maxMegabytes: z.number().min(1).default(256),
         maxAgeHours: z.number().min(1).default(168),
         batchSize: z.number().int().min(1).max(10_000).default(500),
+        /** A published batch, envelope included, stays at or below this: HQ's limit less a margin, or a broker's lower one. */
+        maxBatchBytes: z.number().int().min(16 * 1024).max(MAX_BATCH_BYTES).default(MAX_BATCH_BYTES),
       })
       .strict()
-      .default({ path: 'outbox.db', maxRows: 100_000, maxMegabytes: 256, maxAgeHours: 168, batchSize: 500 }),
+      .default({ path: 'outbox.db', maxRows: 100_000, maxMegabytes: 256, maxAgeHours: 168, batchSize: 500, maxBatchBytes: MAX_BATCH_BYTES }),
     status: z
       .object({ port: z.number().int().min(0).max(65535).default(8787) })
       .strict()

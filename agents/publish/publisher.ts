@@ -139,6 +139,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const room = (this.opts.maxInFlight ?? 16) - this.inFlight.size;
     if (room <= 0) return;
     const id = this.opts.identity;
+    // A fresh outbox (the old one was corrupt) has a new instance: an ack of the old one deletes nothing.
+    const instance = this.outbox.instance;
     for (const row of this.outbox.peek(room, this.lastSentSeq)) {
       this.lastSentSeq = row.seq;
       if (!isBatchKind(row.kind)) {
@@ -147,14 +149,20 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         continue;
       }
       this.inFlight.set(row.seq, Date.now());
-      const payload = envelope(SCHEMA_OF_KIND[row.kind], id, this.outbox.instance, row.seq, row.epoch, row.body);
+      const payload = envelope(SCHEMA_OF_KIND[row.kind], id, instance, row.seq, row.epoch, row.body);
       client.publish(agentTopic(id, row.kind), payload, { qos: 1 }, (err) => {
         const sentAt = this.inFlight.get(row.seq);
         if (err) {
           this.log.warn({ seq: row.seq, err: err.message }, 'publish failed; will retry');
           return;
         }
-        this.outbox.delete(row.seq);
+        // Never a throw out of mqtt.js's callback (it would crash the agent): the outbox counts a failed
+        // delete, and the row is sent again later under the same batch id, which HQ drops as a duplicate.
+        try {
+          if (this.outbox.instance === instance) this.outbox.delete(row.seq);
+        } catch (e) {
+          this.log.error({ seq: row.seq, err: (e as Error).message }, 'cannot delete an acknowledged batch; it is sent again later');
+        }
         this.inFlight.delete(row.seq);
         this.published++;
         this.emit('published', row.seq, sentAt === undefined ? 0 : Date.now() - sentAt);

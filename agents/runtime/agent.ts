@@ -10,6 +10,8 @@ import { readBrokerFile } from '../../shared/broker/broker-files.js';
 import { readCaptureFileAsync, type ReadResult } from '../capture/file-reader.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { SightingAggregator, type BeaconIds, type ClosedWindow } from '../aggregate/sightings.js';
+import { windowBodies } from '../aggregate/window-bodies.js';
+import { ENVELOPE_MAX_BYTES } from '../../shared/wire/batch.js';
 import { EdgePipeline } from '../pipeline/edge-pipeline.js';
 import type { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
 import { Outbox } from '../outbox/outbox.js';
@@ -30,6 +32,8 @@ export interface AgentOptions {
   staticOptout?: ReadonlySet<string>;
   /** The tenant's link key, for identify events (loyalty ids). */
   linkKey?: Uint8Array;
+  /** Tests: SQLite's max_page_count for the outbox, a full disk on demand. */
+  outboxMaxPageCount?: number;
 }
 
 export interface AgentCounters {
@@ -40,6 +44,8 @@ export interface AgentCounters {
   links: number;
   /** Connected devices linked to their network token (once per device and store-day). */
   connectedLinks: number;
+  /** Sightings left out because one alone exceeds outbox.maxBatchBytes (never expected). */
+  oversized: number;
 }
 
 export class Agent {
@@ -47,7 +53,7 @@ export class Agent {
   readonly aggregator: SightingAggregator;
   readonly outbox: Outbox;
   readonly publisher: Publisher | null;
-  readonly counters: AgentCounters = { windows: 0, sightings: 0, batches: 0, links: 0, connectedLinks: 0 };
+  readonly counters: AgentCounters = { windows: 0, sightings: 0, batches: 0, links: 0, connectedLinks: 0, oversized: 0 };
   /** The store's own networks (capture.wifi.networks): who is connected to them. */
   readonly networks: StoreNetworkWatcher | null;
   /** Consumer-IDs of connected devices already linked today (one link per device and store-day). */
@@ -88,11 +94,11 @@ export class Agent {
       },
       this.networks,
     );
-    this.outbox = new Outbox(config.outbox.path, {
-      maxRows: config.outbox.maxRows,
-      maxBytes: config.outbox.maxMegabytes * 1024 * 1024,
-      maxAgeMs: config.outbox.maxAgeHours * 3_600_000,
-    });
+    this.outbox = new Outbox(
+      config.outbox.path,
+      { maxRows: config.outbox.maxRows, maxBytes: config.outbox.maxMegabytes * 1024 * 1024, maxAgeMs: config.outbox.maxAgeHours * 3_600_000 },
+      { log, moveAsideCorrupt: true, maxPageCount: opts.outboxMaxPageCount },
+    );
     const b = config.broker;
     this.publisher = b
       ? new Publisher(
@@ -264,22 +270,21 @@ export class Agent {
       links: this.counters.links,
       connected: this.networks ? { ...this.networks.counts(), linked: this.counters.connectedLinks } : null,
       optout: { version: this.optoutVersion },
-      outbox: { rows: s.rows, bytes: s.bytes, oldestAgeSeconds: s.oldestMs === null ? null : Math.round((Date.now() - s.oldestMs) / 1000), dropped: s.dropped },
+      outbox: { rows: s.rows, bytes: s.bytes, oldestAgeSeconds: s.oldestMs === null ? null : Math.round((Date.now() - s.oldestMs) / 1000), dropped: s.dropped, corruptMovedAside: s.corruptMovedAside, deleteFailures: s.deleteFailures },
     };
   }
 
   private store(w: ClosedWindow): void {
-    const size = this.config.outbox.batchSize;
-    const bodies: string[] = [];
-    const window = { start: w.start, end: w.end, seconds: (w.end - w.start) / 1000 };
-    // One message per batchSize sightings; the ephemeral counts and the estimate ride with the first.
-    for (let i = 0; i === 0 || i < w.sightings.length; i += size) {
-      const first = i === 0;
-      bodies.push(JSON.stringify({ window, sightings: w.sightings.slice(i, i + size), ephemeral: first ? w.ephemeral : [], ...(first ? { estimate: w.estimate } : {}) }));
+    const ob = this.config.outbox;
+    // Bounded by count and by bytes: the publisher's envelope on top must stay under HQ's and the broker's limit.
+    const { bodies, oversized } = windowBodies(w, ob.batchSize, ob.maxBatchBytes - ENVELOPE_MAX_BYTES);
+    if (oversized) {
+      this.counters.oversized += oversized;
+      this.log.warn({ epoch: w.epoch, start: w.start, oversized, maxBatchBytes: ob.maxBatchBytes }, 'sightings larger than outbox.maxBatchBytes alone left out');
     }
     this.outbox.append('sightings', w.epoch, bodies);
     this.counters.windows++;
-    this.counters.sightings += w.sightings.length;
+    this.counters.sightings += w.sightings.length - oversized;
     this.counters.batches += bodies.length;
     this.log.debug({ epoch: w.epoch, start: w.start, sightings: w.sightings.length, batches: bodies.length }, 'window closed');
   }

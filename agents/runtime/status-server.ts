@@ -33,6 +33,8 @@ export class StatusServer {
       return o === null ? 0 : (Date.now() - o) / 1000;
     });
     gauge('omniloop_outbox_dropped_total', 'batches dropped because the outbox was full or too old', () => a.outbox.stats().dropped);
+    gauge('omniloop_outbox_corrupt_moved_aside_total', 'corrupt outbox files renamed aside (a fresh outbox was started)', () => a.outbox.stats().corruptMovedAside);
+    gauge('omniloop_outbox_delete_failures_total', 'acknowledged batches that could not be deleted (sent again; HQ drops the duplicate)', () => a.outbox.stats().deleteFailures);
     gauge('omniloop_broker_connected', '1 while connected to the broker', () => (a.publisher?.connected ? 1 : 0));
     const published = new Counter({ name: 'omniloop_published_batches_total', help: 'batches acknowledged by the broker', registers: [r] });
     const latency = new Histogram({ name: 'omniloop_publish_latency_seconds', help: 'from publish to PUBACK', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [r] });

@@ -6,6 +6,16 @@
 import type { AgentIdentity } from './topics.js';
 
 export const SIGHTINGS_SCHEMA = 'omniloop.sightings/1';
+
+/** HQ refuses a sightings or links message larger than this before parsing it (contract §6.1). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * The most the agent lets one published payload grow to, envelope included: HQ's limit less a margin,
+ * so a broker that counts its packet header, or a field added to the envelope, never tips a batch over.
+ */
+export const MAX_BATCH_BYTES = MAX_MESSAGE_BYTES - 64 * 1024;
+/** What `envelope()` adds to a stored body, at most (names of 64 characters, a 15-digit seq). */
+export const ENVELOPE_MAX_BYTES = 512;
 export const LINKS_SCHEMA = 'omniloop.links/1';
 
 /** What the outbox holds: each row is one batch of one kind, published on the topic of that kind. */

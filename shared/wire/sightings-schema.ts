@@ -4,10 +4,12 @@
  * can check what it sends against the same rules the cloud applies.
  */
 import { z } from 'zod';
-import { SIGHTINGS_SCHEMA } from './batch.js';
+import { MAX_MESSAGE_BYTES, SIGHTINGS_SCHEMA } from './batch.js';
 
-/** Larger payloads are refused before parsing. */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Larger payloads are refused before parsing (defined beside the envelope: the agent splits below it). */
+export { MAX_MESSAGE_BYTES };
+/** Distinct channels one sighting lists; the agent keeps the first this many (a 2.4/5/6 GHz hopper can hear a phone on more). */
+export const MAX_SIGHTING_CHANNELS = 64;
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/);
 const cid = z.string().regex(/^[0-9a-f]{32}$/, 'a Consumer-ID is 32 lowercase hex characters');
@@ -24,7 +26,7 @@ export const sightingSchema = z
     frames: z.number().int().min(1).max(10_000_000),
     rssiMax: dbm,
     rssiMean: dbm,
-    channels: z.array(z.number().int().min(0).max(233)).max(64),
+    channels: z.array(z.number().int().min(0).max(233)).max(MAX_SIGHTING_CHANNELS),
     beacon: z.object({ type: z.enum(['ibeacon', 'eddystone']), cid }).strict().optional(),
   })
   .strict()
