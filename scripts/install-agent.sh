@@ -47,6 +47,9 @@ or generated from
                          interfaces (wlan1) or its phy (phy0) (capture.wifi.radio). Without it IFACE
                          must exist whenever the service starts
   --ble IFACE            Bluetooth interface to capture on (e.g. bluetooth0); at least one of the two
+  --control-key KEY      HQ's control public key for the tenant (44 characters of base64, as
+                         \`omniloop key control\` prints it): the agent applies only the opt-out lists and
+                         segments HQ signed with it (control.publicKeys). Without it, none
 
 The tenant key (every agent of a tenant holds the same one), either
   --key FILE             the tenant's existing key file (32 bytes of base64 on one line)
@@ -173,7 +176,7 @@ remove() {
 
 # --- options ------------------------------------------------------------------------------------
 MODE=install DRY=0 FORCE=0 PURGE=0 SKIP_BUILD=0 NEW_KEY=0 WITH_BLUEZ=0
-ROOT='' CONFIG='' KEY='' TENANT='' STORE='' AGENT='' TIMEZONE='' BROKER='' WIFI='' RADIO='' BLE=''
+ROOT='' CONFIG='' KEY='' TENANT='' STORE='' AGENT='' TIMEZONE='' BROKER='' WIFI='' RADIO='' BLE='' CONTROL_KEY=''
 
 parse_args() {
   local opt val inline
@@ -194,7 +197,7 @@ parse_args() {
           --uninstall) MODE=uninstall ;;
         esac
         ;;
-      --root | --config | --key | --tenant | --store | --agent | --timezone | --broker-url | --wifi | --radio | --ble)
+      --root | --config | --key | --tenant | --store | --agent | --timezone | --broker-url | --wifi | --radio | --ble | --control-key)
         if ((!inline)); then
           if (($# < 2)) || [[ $2 == -* ]]; then usage_error "$opt needs a value"; fi
           val=$2
@@ -213,6 +216,7 @@ parse_args() {
           --wifi) WIFI=$val ;;
           --radio) RADIO=$val ;;
           --ble) BLE=$val ;;
+          --control-key) CONTROL_KEY=$val ;;
         esac
         ;;
       *) usage_error "unknown option $opt" ;;
@@ -228,7 +232,7 @@ check_usage() {
     if [[ $ROOT == / ]]; then usage_error "--root / is the live system: leave --root out"; fi
   fi
   if [[ $MODE == uninstall ]]; then
-    if [[ -n "$CONFIG$KEY$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$RADIO$BLE" ]] || ((FORCE || SKIP_BUILD || NEW_KEY || WITH_BLUEZ)); then
+    if [[ -n "$CONFIG$KEY$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$RADIO$BLE$CONTROL_KEY" ]] || ((FORCE || SKIP_BUILD || NEW_KEY || WITH_BLUEZ)); then
       usage_error "--uninstall takes only --purge, --root and --dry-run"
     fi
     return 0
@@ -237,8 +241,8 @@ check_usage() {
   if ((SKIP_BUILD)) && [[ -z $ROOT ]]; then usage_error "--skip-build goes with --root (the live system needs the app's node_modules built)"; fi
   if [[ -n $KEY ]] && ((NEW_KEY)); then usage_error "--key and --new-key are alternatives: give one"; fi
   if [[ -n $CONFIG ]]; then
-    if [[ -n "$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$RADIO$BLE" ]]; then
-      usage_error "--config and --tenant/--store/--agent/--timezone/--broker-url/--wifi/--radio/--ble are alternatives: give one (capture.wifi.radio in the file)"
+    if [[ -n "$TENANT$STORE$AGENT$TIMEZONE$BROKER$WIFI$RADIO$BLE$CONTROL_KEY" ]]; then
+      usage_error "--config and --tenant/--store/--agent/--timezone/--broker-url/--wifi/--radio/--ble/--control-key are alternatives: give one (capture.wifi.radio in the file)"
     fi
     if [[ ! -f $CONFIG || ! -r $CONFIG ]]; then bad_input "--config $CONFIG: no such readable file"; fi
     return 0
@@ -274,6 +278,7 @@ check_usage() {
   if [[ -n $RADIO && -z $WIFI ]]; then usage_error "--radio goes with --wifi IFACE (the monitor interface to make on it)"; fi
   if [[ -n $RADIO && ! $RADIO =~ $RADIO_RE ]]; then bad_input "--radio \"$RADIO\" is not a WiFi interface or radio name (such as wlan1 or phy0: see iw dev)"; fi
   if [[ -n $RADIO && ! $WIFI =~ $RADIO_RE ]]; then bad_input "--wifi \"$WIFI\" is too long for a monitor interface to make (1-15 characters, such as mon0)"; fi
+  if [[ -n $CONTROL_KEY && ! $CONTROL_KEY =~ ^[A-Za-z0-9+/]{43}=$ ]]; then bad_input "--control-key must be 44 characters of base64, as \`omniloop key control\` prints it"; fi
   if [[ -n $BLE ]]; then WITH_BLUEZ=1; fi
 }
 
@@ -341,6 +346,7 @@ generated_config() {
   if [[ -n $BLE ]]; then printf '  ble: { interface: %s }\n' "'$BLE'"; fi
   # Single-quoted YAML: a quote inside doubles.
   printf '%s\n' "broker:" "  url: '${BROKER//\'/\'\'}'" "outbox:" "  path: $STATE_DIR/outbox.db"
+  if [[ -n $CONTROL_KEY ]]; then printf '%s\n' "control:" "  publicKeys: ['$CONTROL_KEY']"; fi
 }
 
 # Decided before anything changes, so a refusal leaves the machine as it was.
@@ -429,7 +435,7 @@ const base = dirname(resolve(file)) + '/';
 const at = (p) => (p.startsWith(base) ? join(target, p.slice(base.length)) : p);
 const rows = [['tenant', c.tenant], ['keyFile', at(c.keyFile)], ['outbox', at(c.outbox.path)],
   ['captures', String(Number(Boolean(c.capture.wifi)) + Number(Boolean(c.capture.ble)))], ['broker', c.broker ? 'yes' : 'no'],
-  ['wifi', c.capture.wifi?.interface ?? ''], ['radio', c.capture.wifi?.radio ?? '']];
+  ['wifi', c.capture.wifi?.interface ?? ''], ['radio', c.capture.wifi?.radio ?? ''], ['control', c.control ? 'yes' : 'no']];
 for (const p of [c.optoutFile, c.broker?.passwordFile, c.broker?.caFile, c.broker?.certFile, c.broker?.keyFile]) if (p) rows.push(['file', at(p)]);
 console.log(rows.map((r) => r.join('\t')).join('\n'));
 EOF
@@ -454,6 +460,7 @@ check_config() {
       outbox) if [[ $v != "$STATE_DIR"/* ]]; then bad_input "$shown: outbox.path resolves to $v; it must be in $STATE_DIR, the only place the service may write"; fi ;;
       captures) if ((v == 0)); then bad_input "$shown names no capture interface (capture.wifi.interface or capture.ble.interface)"; fi ;;
       broker) if [[ $v == no ]]; then warn "$shown names no broker: sightings stay in the outbox"; fi ;;
+      control) if [[ $v == no ]]; then warn "$shown has no control.publicKeys: the agent will apply no opt-out list or segments from HQ"; fi ;;
       wifi) CFG_WIFI=$v ;;
       radio) CFG_RADIO=$v ;;
       file) if [[ ! -e $ROOT$v ]]; then warn "$shown names $v, which does not exist yet: put it there, readable by group $SVC_USER"; fi ;;

@@ -22,6 +22,7 @@ import { optoutToken } from '../shared/identity/optout.js';
 import { createLogger } from '../shared/log.js';
 import { validateLinksMessage } from '../shared/wire/links-schema.js';
 import { OPTOUT_SCHEMA, SEGMENTS_SCHEMA } from '../shared/wire/control-schema.js';
+import { testControlKeys } from './helpers/control-keys.js';
 import { macToBytes } from '../agents/decode/observation.js';
 import { PcapWriter } from '../scripts/lib/capture-writer.js';
 import { concat, probeRequest, radiotapHeader } from '../scripts/lib/frames.js';
@@ -144,6 +145,9 @@ describe('the agent with a real broker', () => {
   const Z = 0x3c2eff000001;
   const capture = join(dir, 'frames.pcap');
   const optoutKey = deriveOptoutKey(SECRET, 'acme');
+  const keys = testControlKeys();
+  /** As HQ publishes control: signed for its topic. */
+  const sealed = (topic: string, msg: unknown) => keys.signer.seal(topic, typeof msg === 'string' ? msg : JSON.stringify(msg));
 
   beforeAll(async () => {
     broker = new Mosquitto(await freePort());
@@ -168,6 +172,7 @@ describe('the agent with a real broker', () => {
       broker: { url },
       storeApi: { port: await freePort(), tokenFile: 'unused', k: 1, zones: [{ name: 'store', minRssi: -127 }, { name: 'window', minRssi: -55 }] },
       optoutCacheFile: join(dir, 'optout-cache.json'),
+      control: { publicKeys: [keys.publicKey] },
     });
     const agent = new Agent(cfg, pseudo(), log, { linkKey: deriveLinkKey(SECRET, 'acme') });
     const api = new StoreApi(agent, TOKEN, log);
@@ -215,12 +220,13 @@ describe('the agent with a real broker', () => {
     const pub = mqtt.connect(broker.url);
     await new Promise((r) => pub.once('connect', r));
     const list = { schema: OPTOUT_SCHEMA, tenant: 'acme', version: 5, tokens: [optoutToken(optoutKey, macToBytes(X))] };
-    await pub.publishAsync('omniloop/v1/acme/control/optout', JSON.stringify(list), { qos: 1, retain: true });
+    const topic = 'omniloop/v1/acme/control/optout';
+    await pub.publishAsync(topic, sealed(topic, list), { qos: 1, retain: true });
     await waitFor(() => agent.optoutVersion === 5);
     expect(statSync(join(dir, 'optout-cache.json')).mode & 0o777).toBe(0o600);
     // An older or malformed list never replaces it.
-    await pub.publishAsync('omniloop/v1/acme/control/optout', JSON.stringify({ ...list, version: 4, tokens: [] }), { qos: 1 });
-    await pub.publishAsync('omniloop/v1/acme/control/optout', '{"schema":"omniloop.optout/1","tokens":["f0:18:98:01:02:03"]}', { qos: 1 });
+    await pub.publishAsync(topic, sealed(topic, { ...list, version: 4, tokens: [] }), { qos: 1 });
+    await pub.publishAsync(topic, sealed(topic, '{"schema":"omniloop.optout/1","tokens":["f0:18:98:01:02:03"]}'), { qos: 1 });
     await new Promise((r) => setTimeout(r, 200));
     expect(agent.optoutVersion).toBe(5);
 
@@ -253,8 +259,8 @@ describe('the agent with a real broker', () => {
     await new Promise((r) => pub.once('connect', r));
     const p = pseudo();
     const push = { schema: SEGMENTS_SCHEMA, tenant: 'acme', store: 'berlin-1', epoch: '2026-11-22', ts: Date.now(), cids: { [p.cidForMac(Y, DAY)]: ['regulars'], [p.cidForMac(Z, DAY)]: ['regulars', 'lingerers'] } };
-    await pub.publishAsync('omniloop/v1/acme/berlin-1/control/segments', JSON.stringify(push), { qos: 1, retain: true });
-    await pub.publishAsync('omniloop/v1/acme/paris-1/control/segments', JSON.stringify({ ...push, store: 'paris-1', cids: {} }), { qos: 1, retain: true });
+    await pub.publishAsync('omniloop/v1/acme/berlin-1/control/segments', sealed('omniloop/v1/acme/berlin-1/control/segments', push), { qos: 1, retain: true });
+    await pub.publishAsync('omniloop/v1/acme/paris-1/control/segments', sealed('omniloop/v1/acme/paris-1/control/segments', { ...push, store: 'paris-1', cids: {} }), { qos: 1, retain: true });
     await waitFor(() => agent.segments.updatedMs === push.ts);
     await agent.replay(capture, 'max'); // X opted out (cached list), Y at -50 dBm, Z at -75 dBm
     const now = async (q = '') => (await fetch(`${base}/v1/now${q}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();

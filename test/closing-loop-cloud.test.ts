@@ -17,12 +17,16 @@ import { deriveOptoutKey } from '../shared/identity/keys.js';
 import { optoutToken } from '../shared/identity/optout.js';
 import { createLogger } from '../shared/log.js';
 import { validateOptoutList, validateSegmentsPush } from '../shared/wire/control-schema.js';
+import { ControlVerifier, parseControlPublicKey } from '../shared/wire/control-signing.js';
+import { testControlKeys } from './helpers/control-keys.js';
 import { macToBytes } from '../agents/decode/observation.js';
 import { Mosquitto, collect, freePort } from './helpers/mosquitto.js';
 import { runCliAsync } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-hq-loop-'));
 const SECRET = Buffer.alloc(32, 9);
+const keys = testControlKeys();
+const verifier = new ControlVerifier([parseControlPublicKey(keys.publicKey)]);
 let broker: Mosquitto;
 
 beforeAll(async () => {
@@ -36,7 +40,8 @@ describe('the opt-out list at HQ', () => {
     const keyFile = join(dir, 'acme-optout.key');
     writeFileSync(keyFile, Buffer.from(deriveOptoutKey(SECRET, 'acme')).toString('base64') + '\n', { mode: 0o600 });
     const cfg = join(dir, 'cloud.yaml');
-    writeFileSync(cfg, `broker:\n  url: ${broker.url}\ndatabase:\n  sqlite: optout.db\ntenants:\n  acme:\n    optoutKeyFile: acme-optout.key\n`);
+    writeFileSync(join(dir, 'acme-control.key'), keys.privatePem, { mode: 0o600 });
+    writeFileSync(cfg, `broker:\n  url: ${broker.url}\ndatabase:\n  sqlite: optout.db\ntenants:\n  acme:\n    optoutKeyFile: acme-optout.key\n    controlKeyFile: acme-control.key\n`);
     const token = optoutToken(deriveOptoutKey(SECRET, 'acme'), macToBytes(0xf01898010203));
     const other = 'c'.repeat(64);
     const add = await runCliAsync(['cloud', 'optout', 'add', '--config', cfg, '--tenant', 'acme', '--mac', 'F0:18:98:01:02:03', '--token', other, '--json']);
@@ -45,7 +50,10 @@ describe('the opt-out list at HQ', () => {
     // An agent connecting later gets the list at once (retained).
     const late = await collect(broker.url, 'omniloop/v1/acme/control/optout');
     for (let i = 0; i < 50 && !late.messages.length; i++) await new Promise((r) => setTimeout(r, 20));
-    const v = validateOptoutList(late.messages[0]!.payload);
+    // Signed with the tenant's control key, for this topic.
+    const opened = verifier.open('omniloop/v1/acme/control/optout', late.messages[0]!.payload);
+    expect(opened.ok).toBe(true);
+    const v = validateOptoutList(opened.ok ? opened.body : '');
     expect(v.ok && v.value.tokens).toEqual([token, other].sort());
     expect(late.messages[0]!.retain).toBe(true);
     expect(late.messages[0]!.payload).not.toMatch(/f0:18|F0:18/);
@@ -60,7 +68,7 @@ describe('the opt-out list at HQ', () => {
     expect((await runCliAsync(['cloud', 'optout', 'add', '--config', cfg, '--tenant', 'acme', '--token', 'xyz'])).code).toBe(2);
     expect((await runCliAsync(['cloud', 'optout', 'add', '--config', cfg, '--tenant', 'acme'])).stderr).toMatch(/--token, --mac or --file/);
     // No broker: a clear error, exit 1.
-    writeFileSync(cfg, `broker:\n  url: mqtt://127.0.0.1:${await freePort()}\ndatabase:\n  sqlite: optout.db\n`);
+    writeFileSync(cfg, `broker:\n  url: mqtt://127.0.0.1:${await freePort()}\ndatabase:\n  sqlite: optout.db\ntenants:\n  acme:\n    controlKeyFile: acme-control.key\n`);
     const down = await runCliAsync(['cloud', 'optout', 'add', '--config', cfg, '--tenant', 'acme', '--token', other]);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/cannot reach the broker/);
@@ -124,7 +132,7 @@ describe('in-store activation', () => {
   it('pushes each store its segments retained, and only again when they change', async () => {
     const client = mqtt.connect(broker.url);
     await new Promise((r) => client.once('connect', r));
-    const pusher = new ActivationPusher(st, client, { intervalMs: 3_600_000, presenceMs: 5 * 60_000, rules: DEFAULT_SEGMENTS, graphRules: DEFAULT_GRAPH_RULES }, createLogger('test', 'silent'));
+    const pusher = new ActivationPusher(st, client, { intervalMs: 3_600_000, presenceMs: 5 * 60_000, rules: DEFAULT_SEGMENTS, graphRules: DEFAULT_GRAPH_RULES }, createLogger('test', 'silent'), keys.signers);
     await pusher.tick(NOW);
     await pusher.tick(NOW + 1000); // nothing changed
     expect(pusher.pushes).toBe(1);

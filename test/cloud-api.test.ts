@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiServer } from '../cloud/api/server.js';
 import { ingestMessage } from '../cloud/ingest/ingest.js';
 import { SqliteCloudStore } from '../cloud/store/sqlite-store.js';
-import { buildIdentityGraph } from '../cloud/identity/graph.js';
+import { DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
+import { tenantGraph } from '../cloud/identity/tenant-graph.js';
 
 const TOKEN = 'a-long-enough-test-token';
 const T = Date.parse('2026-11-23T10:00:00Z');
@@ -55,7 +56,7 @@ describe('HTTP API', () => {
     expect((await json(get('/v1/agents'))).agents).toEqual([expect.objectContaining({ store: 'berlin-1', agent: 'ap-1', state: 'online' })]);
     const foot = await json(get('/v1/footfall?tenant=acme&day=2026-11-23'));
     expect(foot.stores[0]).toMatchObject({ store: 'berlin-1', uniqueVisitors: 8, medianDwellMinutes: 10 });
-    const profileId = [...buildIdentityGraph(await store.edges('acme')).profiles.keys()][0]!;
+    const profileId = [...(await tenantGraph(store, 'acme', DEFAULT_GRAPH_RULES)).profiles.keys()][0]!;
     const profile = await json(get(`/v1/profiles/${profileId}?tenant=acme`));
     expect(profile).toMatchObject({ profile: profileId, visits: 1, marketingConsent: false });
     expect((await get('/v1/profiles/p_0000000000000000?tenant=acme')).status).toBe(404);

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ingestMessage } from '../cloud/ingest/ingest.js';
 import type { CloudStore } from '../cloud/store/cloud-store.js';
-import { buildIdentityGraph } from '../cloud/identity/graph.js';
+import { DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
+import { tenantGraph } from '../cloud/identity/tenant-graph.js';
 import { hashEmail, hashPhone } from '../shared/identity/link-keys.js';
 import { buildAudience, audienceCsv, PLATFORMS } from '../cloud/audience/audience.js';
 import { consentIndex } from '../cloud/identity/consent.js';
@@ -96,7 +97,7 @@ describe.each(BACKENDS)('audience export on %s', (name, backend) => {
   it('writes exact Meta and Google files of consenting profiles, refuses small lists and overwrites, forgets erased people', async () => {
     const store = await backend.open('export');
     await seed(store);
-    const g = buildIdentityGraph(await store.edges('acme'));
+    const g = await tenantGraph(store, 'acme', DEFAULT_GRAPH_RULES); // profile ids keyed with this database's key
     await store.close();
     const cfg = join(dir, `export-${name}.yaml`);
     writeFileSync(cfg, `broker:\n  url: mqtt://127.0.0.1:1\n${backend.yaml('export')}${SEGMENTS}`);

@@ -400,8 +400,8 @@ async function downgradeBatchKey(backendName: string, name: string): Promise<voi
     const db = new Database(join(dir, `${name}.db`));
     db.exec(`CREATE TABLE b3 (batch_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, store TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, epoch TEXT NOT NULL,
                window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, sightings INTEGER NOT NULL, received_ms INTEGER NOT NULL);
-             INSERT INTO b3 SELECT * FROM batches; DROP TABLE batches; ALTER TABLE b3 RENAME TO batches;
-             DROP TABLE optout; DROP TABLE estimates; PRAGMA user_version = 3;`);
+             INSERT INTO b3 SELECT batch_id, tenant, store, agent, seq, epoch, window_start, window_end, sightings, received_ms FROM batches; DROP TABLE batches; ALTER TABLE b3 RENAME TO batches;
+             DROP TABLE optout; DROP TABLE estimates; DROP TABLE meta; PRAGMA user_version = 3;`);
     db.close();
     return;
   }

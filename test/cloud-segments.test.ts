@@ -20,6 +20,7 @@ import { eraseProfile, findProfile } from '../cloud/identity/profiles.js';
 import { activityOf, visitsBySubject, windowStart } from '../cloud/segments/activity.js';
 import { DEFAULT_SEGMENTS, matches, segmentRuleSchema, segmentsOf, segmentsSchema, type SegmentRule } from '../cloud/segments/rules.js';
 import { segmentMembers, segmentsOfCids } from '../cloud/segments/evaluate.js';
+import { tenantGraph } from '../cloud/identity/tenant-graph.js';
 import { loadCloudConfig } from '../cloud/config/cloud-config.js';
 import { ApiServer } from '../cloud/api/server.js';
 import { runCliAsync } from './helpers/cli.js';
@@ -297,7 +298,7 @@ describe.each(BACKENDS)('segments on %s', (name, backend) => {
   it('lists every profile of every segment, shows consent on profiles, and forgets erased people', async () => {
     const store = await backend.open('members');
     await seed(store);
-    const g = buildIdentityGraph(await store.edges('acme'));
+    const g = await tenantGraph(store, 'acme', DEFAULT_GRAPH_RULES); // profile ids keyed with this database's key
     const p = (label: string) => g.profileOf.get(`hem:${hemOf(label)}`)!;
     const members = await segmentMembers(store, 'acme', D0, DEFAULT_SEGMENTS, DEFAULT_GRAPH_RULES);
     const sorted = (labels: string[]) => labels.map(p).sort();

@@ -15,7 +15,10 @@ const SCRIPT = join(ROOT, 'scripts/install-agent.sh');
 const UNIT_TEMPLATE = join(ROOT, 'scripts/systemd/omniloop-agent.service');
 const MONITOR = join(ROOT, 'scripts/monitor-interface.sh');
 const MONITOR_PRE = '+/opt/omniloop/scripts/monitor-interface.sh --config /etc/omniloop/agent.yaml';
-const FLAGS = ['--tenant', 'acme', '--store', 'berlin-1', '--agent', 'ap-1', '--timezone', 'Europe/Berlin', '--broker-url', 'mqtts://broker.example.com:8883', '--wifi', 'mon0'];
+/** HQ's control public key (`omniloop key control`): the generated agent.yaml lists it. */
+const CONTROL_KEY = 'oGEEr+kiA/P52qYX06tPplxfdsf+kTi0d5hdUdM5OhU=';
+const FLAGS = ['--tenant', 'acme', '--store', 'berlin-1', '--agent', 'ap-1', '--timezone', 'Europe/Berlin', '--broker-url', 'mqtts://broker.example.com:8883', '--control-key', CONTROL_KEY, '--wifi', 'mon0'];
+const WITHOUT_CONTROL_KEY = FLAGS.filter((f, i) => f !== '--control-key' && FLAGS[i - 1] !== '--control-key');
 
 interface Run {
   code: number;
@@ -281,6 +284,12 @@ describe('install into --root', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     const etc = join(root, 'etc/omniloop');
+    expect(loadAgentConfig(join(etc, 'agent.yaml'), {}).control).toEqual({ publicKeys: [CONTROL_KEY], maxFutureMinutes: 60 });
+    // Without HQ's control key the agent would apply no downlink: said, not silently installed.
+    const bare = install(['--root', freshRoot(), '--skip-build', ...WITHOUT_CONTROL_KEY, '--key', keyFile]);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stderr).toMatch(/warning: .*no control.publicKeys: the agent will apply no opt-out list or segments from HQ/);
+    expectOneLineError(install(['--root', freshRoot(), '--skip-build', ...WITHOUT_CONTROL_KEY, '--control-key', 'not-a-key', '--key', keyFile]), 2, /--control-key must be 44 characters of base64/);
     expect(mode(etc)).toBe('750');
     expect(mode(join(root, 'var/lib/omniloop'))).toBe('750');
     expect(mode(join(etc, 'tenant.key'))).toBe('600');

@@ -35,6 +35,8 @@ export function configureAgent(agent: Command): void {
 async function setup(configPath: string): Promise<{ cfg: AgentConfig; agent: Agent }> {
   const id = await resolveIdentity({ config: configPath }, false);
   const cfg = id.config!;
+  // Checked before the outbox opens: a missing, open or malformed token file stops the start at once.
+  if (cfg.storeApi) readTokenFile(cfg.storeApi.tokenFile, 'storeApi.tokenFile');
   const log = createLogger('omniloop-agent');
   for (const w of id.warnings) log.warn(w);
   if (!cfg.broker) log.warn('no broker in the config: sightings stay in the outbox');

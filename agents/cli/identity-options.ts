@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
 import { parseOptoutList } from '../../shared/identity/optout.js';
-import { generateSecret, readSecretFile, validateTenant } from '../../shared/identity/secret.js';
+import { generateSecret, loadSecretFile, validateTenant } from '../../shared/identity/secret.js';
 import { isValidTimeZone } from '../../shared/identity/store-day.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { Pseudonymizer } from '../pseudonymize/pseudonymizer.js';
@@ -56,9 +56,8 @@ export async function resolveIdentity(flags: IdentityFlags, allowThrowaway: bool
   let secret: Uint8Array;
   let throwawayKey = false;
   if (keyPath) {
-    const read = readSecretFile(keyPath);
-    secret = read.secret;
-    warnings.push(...read.warnings);
+    // Refused (exit 2) unless the file is its owner's alone (0600): never only a warning.
+    secret = loadSecretFile(keyPath);
   } else if (allowThrowaway) {
     secret = generateSecret();
     throwawayKey = true;

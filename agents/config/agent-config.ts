@@ -28,6 +28,19 @@ export const agentConfigSchema = z
     optoutFile: z.string().min(1).optional(),
     /** Where HQ's opt-out list is cached between restarts (default: beside the outbox). */
     optoutCacheFile: z.string().min(1).optional(),
+    /**
+     * HQ's downlink is signed (shared/wire/control-signing.ts): the tenant's control public keys, as
+     * `omniloop key control` prints them (two while HQ rotates). Without them no opt-out list or segments
+     * push from the broker is applied.
+     */
+    control: z
+      .object({
+        publicKeys: z.array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a control public key is 44 characters of base64, as `omniloop key control` prints it')).min(1).max(4),
+        /** A message dated further ahead than this is refused (a far-future version would lock out HQ's next lists). */
+        maxFutureMinutes: z.number().int().min(1).max(10_080).default(60),
+      })
+      .strict()
+      .optional(),
     capture: z
       .object({
         wifi: z

@@ -1,13 +1,12 @@
 /**
  * The tenant secret file: present, readable by this process, one line of 32 bytes in base64, and
- * private. Anyone who can read it can link Consumer-IDs back to devices, so a file others can read
- * fails; a group-readable one (root:omniloop 0640 is a deliberate set-up) only warns. The secret's
- * bytes never leave this module.
+ * private. Anyone who can read it can link Consumer-IDs back to devices, so a file its group or others
+ * can open fails, as the agent refuses it. The secret's bytes never leave this module.
  */
 import { statSync } from 'node:fs';
 import { UserError } from '../../shared/errors.js';
 import { readSecretFile } from '../../shared/identity/secret.js';
-import { errnoCode, fail, ok, warn, type CheckResult } from './check.js';
+import { errnoCode, fail, ok, type CheckResult } from './check.js';
 
 export function checkKeyFile(path: string): CheckResult {
   let mode: number;
@@ -42,7 +41,8 @@ export function judgeKeyMode(path: string, mode: number, details: Record<string,
   const fix = `chmod 600 ${path}`;
   if (mode & 0o004) return fail('key', `key file ${path} is readable by every user (mode ${octal(mode)})`, fix, details);
   if (mode & 0o002) return fail('key', `key file ${path} is writable by every user (mode ${octal(mode)})`, fix, details);
-  if (mode & 0o070) return warn('key', `key file ${path} is open to its group (mode ${octal(mode)})`, `${fix} (and chown it to the agent's user), unless the group is the agent's alone`, details);
+  // The agent refuses a key file its group can open (shared/identity/secret.ts): so does the doctor.
+  if (mode & 0o070) return fail('key', `key file ${path} is open to its group (mode ${octal(mode)}): the agent refuses to start with it`, `${fix} and chown it to the agent's user (chown omniloop: ${path})`, details);
   return ok('key', `key file ${path}: 32 bytes, mode ${octal(mode)}`, details);
 }
 

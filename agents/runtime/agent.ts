@@ -26,6 +26,7 @@ import { identify, type IdentifyOutcome } from '../identify/identify.js';
 import { readOptoutCache, writeOptoutCache } from './optout-cache.js';
 import { optoutTopic } from '../../shared/wire/topics.js';
 import { validateOptoutList, validateSegmentsPush } from '../../shared/wire/control-schema.js';
+import { ControlVerifier, parseControlPublicKey } from '../../shared/wire/control-signing.js';
 
 export interface AgentOptions {
   /** Tokens from the local opt-out file (optoutFile), applied together with HQ's list. */
@@ -64,6 +65,12 @@ export class Agent {
   readonly segments = new SegmentBook();
   /** Version (HQ's ms) of the opt-out list in force; 0 for none. */
   optoutVersion = 0;
+  /** HQ's control public keys (config `control`); null: no downlink is applied at all. */
+  private readonly verifier: ControlVerifier | null;
+  /** Control messages refused (unsigned, badly signed, invalid, stale or dated ahead), and when one was last logged. */
+  controlRejected = 0;
+  private controlLoggedMs = -Infinity;
+  private controlUnlogged = 0;
   private readonly beacons: BeaconIds;
 
   constructor(
@@ -73,6 +80,8 @@ export class Agent {
     private readonly opts: AgentOptions = {},
   ) {
     this.presence = config.storeApi ? new Presence(config.storeApi.presenceSeconds * 1000) : null;
+    this.verifier = config.control ? new ControlVerifier(config.control.publicKeys.map(parseControlPublicKey)) : null;
+    if (!this.verifier && config.broker) log.warn('no control.publicKeys in the config: opt-out lists and segments from HQ are not applied (HQ signs them; see `omniloop key control`)');
     this.applyCachedOptout();
     this.aggregator = new SightingAggregator(config.windows.seconds * 1000, config.windows.lateSeconds * 1000);
     this.beacons = {
@@ -208,31 +217,53 @@ export class Agent {
     this.counters.connectedLinks++;
   }
 
-  /** Downlink from HQ: the opt-out list (applied at once and cached) and this store's segments. */
+  /**
+   * Downlink from HQ: the opt-out list (applied at once and cached) and this store's segments. Only what
+   * HQ signed for this very topic is applied, and only forward in time: an older version is a replay, one
+   * dated far ahead would lock out HQ's next lists. Everything else is counted and ignored.
+   */
   onControl(topic: string, payload: Buffer): void {
     const c = this.config;
-    if (topic === optoutTopic(c.tenant)) {
-      if (payload.length === 0) return; // a cleared retained message is no list
-      const v = validateOptoutList(payload);
-      if (!v.ok) return this.log.warn({ reason: v.reason }, 'ignored an invalid opt-out list');
-      if (v.value.tenant !== c.tenant) return this.log.warn({ tenant: v.value.tenant }, "ignored another tenant's opt-out list");
-      if (v.value.version <= this.optoutVersion) return;
+    if (payload.length === 0) return; // a cleared retained message is no message
+    const optout = topic === optoutTopic(c.tenant);
+    const segments = !optout && topic.endsWith('/control/segments');
+    if (!optout && !segments) return this.log.debug({ topic }, 'control message ignored');
+    if (!this.verifier || !c.control) return this.refuseControl(topic, 'no control.publicKeys configured');
+    const opened = this.verifier.open(topic, payload);
+    if (!opened.ok) return this.refuseControl(topic, opened.reason);
+    const latest = Date.now() + c.control.maxFutureMinutes * 60_000;
+    if (optout) {
+      const v = validateOptoutList(opened.body);
+      if (!v.ok) return this.refuseControl(topic, v.reason);
+      if (v.value.tenant !== c.tenant) return this.refuseControl(topic, "another tenant's list");
+      if (v.value.version > latest) return this.refuseControl(topic, 'version dated in the future');
+      if (v.value.version <= this.optoutVersion) return; // a redelivery or a replay of an older list
       try {
-        writeOptoutCache(this.optoutCacheFile, v.value);
+        writeOptoutCache(this.optoutCacheFile, payload.toString('utf8'));
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'cannot cache the opt-out list; applied in memory only');
       }
       this.applyOptout(v.value.tokens, v.value.version);
       return;
     }
-    if (topic.endsWith('/control/segments')) {
-      const v = validateSegmentsPush(payload);
-      if (!v.ok) return this.log.warn({ reason: v.reason }, 'ignored an invalid segments push');
-      if (v.value.tenant !== c.tenant || v.value.store !== c.store) return this.log.warn('ignored a segments push for another store');
-      this.segments.set(v.value);
+    const v = validateSegmentsPush(opened.body);
+    if (!v.ok) return this.refuseControl(topic, v.reason);
+    if (v.value.tenant !== c.tenant || v.value.store !== c.store) return this.refuseControl(topic, 'a segments push for another store');
+    if (v.value.ts > latest) return this.refuseControl(topic, 'dated in the future');
+    this.segments.set(v.value);
+  }
+
+  /** Counted always; logged at most every 10 s (a flood of forged messages must not flood the journal). */
+  private refuseControl(topic: string, reason: string): void {
+    this.controlRejected++;
+    const now = Date.now();
+    if (now - this.controlLoggedMs < 10_000) {
+      this.controlUnlogged++;
       return;
     }
-    this.log.debug({ topic }, 'control message ignored');
+    this.log.warn({ topic, reason, alsoRefusedSinceLast: this.controlUnlogged }, 'ignored a control message');
+    this.controlLoggedMs = now;
+    this.controlUnlogged = 0;
   }
 
   private get optoutCacheFile(): string {
@@ -240,7 +271,7 @@ export class Agent {
   }
 
   private applyCachedOptout(): void {
-    const r = readOptoutCache(this.optoutCacheFile, this.config.tenant);
+    const r = readOptoutCache(this.optoutCacheFile, this.config.tenant, this.verifier);
     if (r.list) this.applyOptout(r.list.tokens, r.list.version);
     else {
       if (r.problem) this.log.warn(r.problem);
@@ -270,6 +301,7 @@ export class Agent {
       links: this.counters.links,
       connected: this.networks ? { ...this.networks.counts(), linked: this.counters.connectedLinks } : null,
       optout: { version: this.optoutVersion },
+      control: { signed: this.verifier !== null, rejected: this.controlRejected },
       outbox: { rows: s.rows, bytes: s.bytes, oldestAgeSeconds: s.oldestMs === null ? null : Math.round((Date.now() - s.oldestMs) / 1000), dropped: s.dropped, corruptMovedAside: s.corruptMovedAside, deleteFailures: s.deleteFailures },
     };
   }

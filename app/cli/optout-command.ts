@@ -7,7 +7,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
 import { optoutTokenOfMac, parseOptoutList } from '../../shared/identity/optout.js';
-import { readKeyFile, validateTenant } from '../../shared/identity/secret.js';
+import { loadKeyFile, validateTenant } from '../../shared/identity/secret.js';
 import { printJson, printLine } from '../../shared/cli/output.js';
 
 export function configureOptout(optout: Command): void {
@@ -21,7 +21,7 @@ export function configureOptout(optout: Command): void {
     .option('--json', 'machine-readable output')
     .action((flags: { mac: string; key: string; tenant: string; list?: string; json?: boolean }) => {
       validateTenant(flags.tenant);
-      const key = readKeyFile(flags.key, 'omniloop key derive --purpose optout').secret;
+      const key = loadKeyFile(flags.key, 'omniloop key derive --purpose optout');
       const token = optoutTokenOfMac(key, flags.mac);
       let added = false;
       if (flags.list) {

@@ -22,7 +22,10 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded-bro
 import { CheckError } from '../../shared/errors.js';
 import { deriveLinkKey, deriveOptoutKey } from '../../shared/identity/keys.js';
 import { optoutTokenOfMac } from '../../shared/identity/optout.js';
-import { generateSecret, readSecretFile, writeSecretFile } from '../../shared/identity/secret.js';
+import { generateSecret, loadSecretFile, writeSecretFile } from '../../shared/identity/secret.js';
+import { readControlKeyFile, writeControlKeyFile } from '../../shared/identity/control-key-file.js';
+import { generateControlKeyPair, publicKeyText } from '../../shared/wire/control-signing.js';
+import { ControlSigners } from '../../cloud/control/signers.js';
 import { GUEST_AP_BASE, GUEST_SSID, macText } from '../../scripts/gen-store-traffic.js';
 
 export const DEMO_TENANT = 'demo';
@@ -57,7 +60,11 @@ export class DemoWorld {
     // The tenant key and the tokens are kept between runs; the data starts afresh each time.
     const keyFile = join(dir, 'demo-tenant.key');
     if (!existsSync(keyFile)) writeSecretFile(keyFile, generateSecret());
-    const secret = readSecretFile(keyFile).secret;
+    const secret = loadSecretFile(keyFile);
+    // HQ's control signing key: the agents trust its public key, as provisioning gives it to them.
+    const controlKeyFile = join(dir, 'demo-control.key');
+    if (!existsSync(controlKeyFile)) writeControlKeyFile(controlKeyFile, generateControlKeyPair().privatePem);
+    const controlPublicKey = publicKeyText(readControlKeyFile(controlKeyFile));
     const apiToken = keepToken(join(dir, 'api.token'));
     const storeToken = keepToken(join(dir, 'store-api.token'));
     for (const f of ['cloud.db', ...o.stores.map((s) => `outbox-${s}.db`), ...o.stores.map((s) => `optout-cache-${s}.json`)]) {
@@ -72,6 +79,7 @@ export class DemoWorld {
       database: { sqlite: join(dir, 'cloud.db') },
       activation: { intervalSeconds: 5, presenceMinutes: 5 },
       api: { port: o.port, tokenFile: join(dir, 'api.token'), k: 5 },
+      tenants: { [DEMO_TENANT]: { controlKeyFile } },
     });
     const store = new SqliteCloudStore(join(dir, 'cloud.db'));
     const consumer = new Consumer(cfg, store, log, 'omniloop-demo-cloud');
@@ -85,7 +93,7 @@ export class DemoWorld {
       await broker.close();
       throw new CheckError(`port ${o.port} for the dashboard is taken (${(err as NodeJS.ErrnoException).code ?? 'error'}): pass --port`);
     }
-    const activation = new ActivationPusher(store, await connectBroker(cfg, 'demo-activation', true), { intervalMs: 5000, presenceMs: 5 * 60_000, graphReuseMs: 10_000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
+    const activation = new ActivationPusher(store, await connectBroker(cfg, 'demo-activation', true), { intervalMs: 5000, presenceMs: 5 * 60_000, graphReuseMs: 10_000, rules: cfg.segments, graphRules: graphRules(cfg) }, log, new ControlSigners(cfg.tenants));
     activation.start();
 
     const stores: DemoStore[] = [];
@@ -101,6 +109,7 @@ export class DemoWorld {
         capture: { wifi: { networks: [{ ssid: GUEST_SSID, bssids: [macText(GUEST_AP_BASE + i)] }] } },
         outbox: { path: join(dir, `outbox-${name}.db`) },
         optoutCacheFile: join(dir, `optout-cache-${name}.json`),
+        control: { publicKeys: [controlPublicKey] },
         broker: { url: broker.url, protocolVersion: 4 },
         status: { port: 0 },
         storeApi: { tokenFile: join(dir, 'store-api.token'), k: 3, zones: [{ name: 'store', minRssi: -127 }, { name: 'window', minRssi: -60 }] },
@@ -120,7 +129,7 @@ export class DemoWorld {
     const key = deriveOptoutKey(this.secret, DEMO_TENANT);
     await this.cloud.store.addOptouts(DEMO_TENANT, macs.map((m) => optoutTokenOfMac(key, m)), Date.now());
     const client = await connectBroker(this.cloud.cfg, 'demo-optout');
-    await publishOptoutList(client, await optoutMessage(this.cloud.store, DEMO_TENANT, Date.now()));
+    await publishOptoutList(client, await optoutMessage(this.cloud.store, DEMO_TENANT, Date.now()), new ControlSigners(this.cloud.cfg.tenants).forTenant(DEMO_TENANT));
     await client.endAsync();
     for (let i = 0; i < 100 && this.stores.some((s) => s.agent.optoutVersion === 0); i++) await new Promise((r) => setTimeout(r, 20));
   }

@@ -9,9 +9,9 @@ import type { CloudStore } from '../store/cloud-store.js';
 import { buildVisits, suppress } from '../analytics/visits.js';
 import { dayFigures } from '../analytics/day-figures.js';
 import { findProfile } from '../identity/profiles.js';
-import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
+import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
 import { graphFigures } from '../identity/graph-figures.js';
-import { tenantGraph } from '../identity/tenant-graph.js';
+import { tenantGraph, tenantGraphAndEdges } from '../identity/tenant-graph.js';
 import { agentHealth } from '../analytics/agent-health.js';
 import { storeFlows } from '../analytics/flows.js';
 import { periodProblem, sightingsOfPeriod } from '../analytics/period.js';
@@ -153,8 +153,8 @@ export class ApiServer {
       }
       case '/v1/graph': {
         const t = tenant();
-        const edges = await this.store.edges(t);
-        return send(res, 200, { tenant: t, k, ...graphFigures(edges, buildIdentityGraph(edges, this.opts.rules), k) });
+        const { graph, edges } = await tenantGraphAndEdges(this.store, t, this.opts.rules ?? DEFAULT_GRAPH_RULES);
+        return send(res, 200, { tenant: t, k, ...graphFigures(edges, graph, k) });
       }
     }
     const m = /^\/v1\/profiles\/(p_[0-9a-f]{16})$/.exec(path);

@@ -27,7 +27,12 @@ export function configureCloud(cloud: Command): void {
       const cfg = loadCloudConfig(flags.config);
       const log = createLogger('omniloop-cloud');
       // The consumer's parts load here, not for every `cloud` command (stats, footfall... need none of them).
-      const [{ Consumer }, { ActivationPusher }, { connectBroker }, { ApiServer }] = await Promise.all([import('../ingest/consumer.js'), import('../control/activation.js'), import('../control/broker.js'), import('../api/server.js')]);
+      const [{ Consumer }, { ActivationPusher }, { connectBroker }, { ApiServer }, { ControlSigners }] = await Promise.all([import('../ingest/consumer.js'), import('../control/activation.js'), import('../control/broker.js'), import('../api/server.js'), import('../control/signers.js')]);
+      // Every control key is read now: a bad or world-readable key file stops the start, not a push later.
+      const signers = new ControlSigners(cfg.tenants);
+      for (const tenant of Object.keys(cfg.tenants)) signers.maybe(tenant);
+      // The API token too: a missing, open or malformed token file stops the start before anything runs.
+      const apiToken = cfg.api ? readTokenFile(cfg.api.tokenFile, 'api.tokenFile') : null;
       const store = await openCloudStore(cfg);
       const consumer = new Consumer(cfg, store, log, cfg.broker.clientId ?? `omniloop-cloud-${cfg.group}-${hostname()}-${flags.instance}`);
       await consumer.start();
@@ -35,13 +40,12 @@ export function configureCloud(cloud: Command): void {
       if (cfg.activation.intervalSeconds > 0) {
         const client = await connectBroker(cfg, `activation-${flags.instance}`, true);
         client.on('error', (err) => log.warn({ err: err.message }, 'activation: broker connection error'));
-        activation = new ActivationPusher(store, client, { intervalMs: cfg.activation.intervalSeconds * 1000, presenceMs: cfg.activation.presenceMinutes * 60_000, graphReuseMs: cfg.activation.graphRefreshSeconds * 1000, rules: cfg.segments, graphRules: graphRules(cfg) }, log);
+        activation = new ActivationPusher(store, client, { intervalMs: cfg.activation.intervalSeconds * 1000, presenceMs: cfg.activation.presenceMinutes * 60_000, graphReuseMs: cfg.activation.graphRefreshSeconds * 1000, rules: cfg.segments, graphRules: graphRules(cfg) }, log, signers);
         activation.start();
       }
       let api: InstanceType<typeof ApiServer> | null = null;
-      if (cfg.api) {
-        const token = readTokenFile(cfg.api.tokenFile, 'api.tokenFile');
-        api = new ApiServer(store, { token, k: cfg.api.k, rules: graphRules(cfg), segments: cfg.segments });
+      if (cfg.api && apiToken) {
+        api = new ApiServer(store, { token: apiToken, k: cfg.api.k, rules: graphRules(cfg), segments: cfg.segments });
         const port = await api.start(cfg.api.port, cfg.api.host);
         log.info({ port }, 'HTTP API listening');
       }

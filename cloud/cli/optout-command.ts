@@ -3,6 +3,7 @@
  * its token right here with the tenant's opt-out key (never the secret) and forgotten. Every change is
  * published at once, retained, to every agent of the tenant.
  */
+import type { ControlSigner } from '../../shared/wire/control-signing.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../shared/errors.js';
@@ -56,8 +57,9 @@ export function registerOptoutCommands(cloud: Command): void {
     .requiredOption('-t, --tenant <name>', 'tenant')
     .action(async (flags: { config: string; tenant: string }) => {
       const cfg = loadCloudConfig(flags.config);
+      const signer = await signerFor(cfg, flags.tenant);
       const store = await openCloudStore(cfg);
-      const n = await publish(cfg, store, flags.tenant).finally(() => store.close());
+      const n = await publish(cfg, store, flags.tenant, signer).finally(() => store.close());
       printLine(`published the opt-out list of ${flags.tenant}: ${n} tokens`);
     });
 }
@@ -65,10 +67,12 @@ export function registerOptoutCommands(cloud: Command): void {
 async function change(flags: TokenFlags, how: 'add' | 'remove'): Promise<void> {
   const cfg = loadCloudConfig(flags.config);
   const tokens = tokensOf(flags, cfg);
+  // Before anything changes: a list HQ cannot sign would be stored but never reach an agent.
+  const signer = await signerFor(cfg, flags.tenant);
   const store = await openCloudStore(cfg);
   try {
     const changed = how === 'add' ? await store.addOptouts(flags.tenant, tokens, Date.now()) : await store.removeOptouts(flags.tenant, tokens);
-    const total = await publish(cfg, store, flags.tenant);
+    const total = await publish(cfg, store, flags.tenant, signer);
     if (flags.json) return printJson({ tenant: flags.tenant, [how === 'add' ? 'added' : 'removed']: changed, total, published: true });
     printLine(`${how === 'add' ? 'added' : 'removed'} ${changed} of ${tokens.length} tokens; the list (${total}) is published to every agent of ${flags.tenant}`);
   } finally {
@@ -76,12 +80,17 @@ async function change(flags: TokenFlags, how: 'add' | 'remove'): Promise<void> {
   }
 }
 
-async function publish(cfg: CloudConfig, store: CloudStore, tenant: string): Promise<number> {
+async function signerFor(cfg: CloudConfig, tenant: string): Promise<ControlSigner> {
+  const { ControlSigners } = await import('../control/signers.js');
+  return new ControlSigners(cfg.tenants).forTenant(tenant);
+}
+
+async function publish(cfg: CloudConfig, store: CloudStore, tenant: string, signer: ControlSigner): Promise<number> {
   const [{ connectBroker }, { optoutMessage, publishOptoutList }] = await Promise.all([import('../control/broker.js'), import('../control/optout.js')]);
   const list = await optoutMessage(store, tenant, Date.now());
   const client = await connectBroker(cfg, 'optout');
   try {
-    await publishOptoutList(client, list);
+    await publishOptoutList(client, list, signer);
   } finally {
     await client.endAsync();
   }

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../../shared/errors.js';
-import { readKeyFile } from '../../shared/identity/secret.js';
+import { loadKeyFile } from '../../shared/identity/secret.js';
 import { brokerSchema, resolveBrokerFiles } from '../../shared/broker/broker-config.js';
 import { formatIssues } from '../../shared/config/format-issues.js';
 import type { GraphRules } from '../identity/graph.js';
@@ -60,7 +60,14 @@ export const cloudConfigSchema = z
     tenants: z
       .record(
         z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a tenant name is 1-64 characters of a-z, 0-9, _ and -'),
-        z.object({ linkKeyFile: z.string().min(1).optional(), optoutKeyFile: z.string().min(1).optional() }).strict(),
+        z
+          .object({
+            linkKeyFile: z.string().min(1).optional(),
+            optoutKeyFile: z.string().min(1).optional(),
+            /** The tenant's control signing key (`omniloop key control`): agents apply only what it signed. */
+            controlKeyFile: z.string().min(1).optional(),
+          })
+          .strict(),
       )
       .default({}),
     api: z
@@ -97,6 +104,7 @@ export function loadCloudConfig(path: string): CloudConfig {
   for (const t of Object.values(cfg.tenants)) {
     if (t.linkKeyFile) t.linkKeyFile = resolve(base, t.linkKeyFile);
     if (t.optoutKeyFile) t.optoutKeyFile = resolve(base, t.optoutKeyFile);
+    if (t.controlKeyFile) t.controlKeyFile = resolve(base, t.controlKeyFile);
   }
   return cfg;
 }
@@ -110,5 +118,5 @@ export function graphRules(cfg: CloudConfig): GraphRules {
 export function tenantKey(cfg: CloudConfig, tenant: string, purpose: 'link' | 'optout'): Uint8Array {
   const file = cfg.tenants[tenant]?.[purpose === 'link' ? 'linkKeyFile' : 'optoutKeyFile'];
   if (!file) throw new InputError(`the cloud config has no ${purpose} key for tenant ${tenant}: make one with \`omniloop key derive --purpose ${purpose} --tenant ${tenant} --key <tenant secret> --out ${tenant}-${purpose}.key\` and set tenants.${tenant}.${purpose}KeyFile`);
-  return readKeyFile(file, `omniloop key derive --purpose ${purpose}`).secret;
+  return loadKeyFile(file, `omniloop key derive --purpose ${purpose}`);
 }

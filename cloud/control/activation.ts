@@ -12,6 +12,7 @@ import type { GraphRules } from '../identity/graph.js';
 import { segmentsOfCids } from '../segments/evaluate.js';
 import type { SegmentRule } from '../segments/rules.js';
 import type { CloudStore } from '../store/cloud-store.js';
+import type { ControlSigner } from '../../shared/wire/control-signing.js';
 
 export function segmentsTopic(tenant: string, store: string): string {
   return `${TOPIC_ROOT}/${tenant}/${store}/control/segments`;
@@ -50,6 +51,8 @@ export class ActivationPusher {
   private running: Promise<void> | null = null;
   /** What each store was last sent (without the time), so an unchanged mix is not sent again. */
   private readonly last = new Map<string, string>();
+  /** Tenants without a control key (their agents would refuse an unsigned push): said once each. */
+  private readonly unsigned = new Set<string>();
   pushes = 0;
 
   constructor(
@@ -57,6 +60,8 @@ export class ActivationPusher {
     private readonly client: MqttClient,
     private readonly opts: ActivationOptions & { intervalMs: number },
     private readonly log: Logger,
+    /** Each tenant's control signer (ControlSigners), null for a tenant without a key. */
+    private readonly signers: { maybe(tenant: string): ControlSigner | null },
   ) {}
 
   start(): void {
@@ -87,7 +92,14 @@ export class ActivationPusher {
         const body = JSON.stringify([p.epoch, p.cids]);
         if (this.last.get(key) === body) continue;
         if (!this.client.connected) return;
-        await this.client.publishAsync(segmentsTopic(p.tenant, p.store), JSON.stringify(p), { qos: 1, retain: true });
+        const signer = this.signers.maybe(p.tenant);
+        if (!signer) {
+          if (!this.unsigned.has(p.tenant)) this.log.warn({ tenant: p.tenant }, 'no control key for this tenant (tenants.<tenant>.controlKeyFile): segments are not pushed, agents apply only signed control');
+          this.unsigned.add(p.tenant);
+          continue;
+        }
+        const topic = segmentsTopic(p.tenant, p.store);
+        await this.client.publishAsync(topic, signer.seal(topic, JSON.stringify(p)), { qos: 1, retain: true });
         this.last.set(key, body);
         this.pushes++;
       }

@@ -11,6 +11,7 @@
  * applied in one canonical order (time, then ids), so any number of consumers in any order, and any
  * recomputation after an unmerge, give the same profiles.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 
 /** `net`: a connected device's network token, long-lived (a device, not a person). */
 export type NodeKind = 'cid' | 'hem' | 'hph' | 'loy' | 'net';
@@ -38,7 +39,7 @@ export const DEFAULT_GRAPH_RULES: GraphRules = { blocked: new Set(), maxPersonsP
 export type RefusalReason = 'blocked' | 'shared-device' | 'two-loyalty-ids' | 'component-too-large';
 
 export interface IdentityGraph {
-  /** Profile id of every node that is in a profile (deterministic: the smallest node id of the component). */
+  /** Profile id of every node that is in a profile: the smallest node id of the component, keyed (profileIdOf). */
   profileOf: Map<NodeId, string>;
   profiles: Map<string, NodeId[]>;
   quarantined: Set<NodeId>;
@@ -52,7 +53,17 @@ export function kindOf(node: NodeId): NodeKind {
 /** Identifiers of a person (a device's daily cid and its network token are not). */
 export const isPerson = (n: NodeId) => n.startsWith('hem:') || n.startsWith('hph:') || n.startsWith('loy:');
 
-export function buildIdentityGraph(edges: readonly Edge[], rules: GraphRules = DEFAULT_GRAPH_RULES): IdentityGraph {
+/**
+ * Keys profile ids where a caller has no database's key (tests, benchmarks): random per process, so no
+ * id is ever an unkeyed hash of an identifier. HQ passes its database's key (tenant-graph.ts).
+ */
+const PROCESS_PROFILE_KEY = new Uint8Array(randomBytes(32));
+
+/** Graphs built in this process: tests count them to see that callers share one cached graph. */
+export const graphBuilds = { count: 0 };
+
+export function buildIdentityGraph(edges: readonly Edge[], rules: GraphRules = DEFAULT_GRAPH_RULES, profileKey: Uint8Array = PROCESS_PROFILE_KEY): IdentityGraph {
+  graphBuilds.count++;
   const refused: IdentityGraph['refused'] = [];
 
   // Shared devices, over every edge regardless of order. Almost every device belongs to one person, so
@@ -148,25 +159,20 @@ export function buildIdentityGraph(edges: readonly Edge[], rules: GraphRules = D
   const profiles = new Map<string, NodeId[]>();
   for (const list of members.values()) {
     list.sort(cmp);
-    const id = profileIdOf(list[0]!);
+    const id = profileIdOf(profileKey, list[0]!);
     profiles.set(id, list);
     for (const n of list) profileOf.set(n, id);
   }
   return { profileOf, profiles, quarantined, refused };
 }
 
-/** A profile id that reveals nothing of the identifier it comes from. */
-function profileIdOf(smallest: NodeId): string {
-  // FNV-1a over the node id, twice with different offsets: 64 bits, stable, not reversible in practice
-  // for the hashed and keyed values that nodes already are.
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ 0x9e3779b9;
-  for (let i = 0; i < smallest.length; i++) {
-    const c = smallest.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x01000193);
-  }
-  return `p_${(h1 >>> 0).toString(16).padStart(8, '0')}${(h2 >>> 0).toString(16).padStart(8, '0')}`;
+/**
+ * A profile id: 64 bits of HMAC-SHA256 of the smallest node id under the profile key. Unkeyed, anyone
+ * who knows an e-mail (hashed e-mails are plain SHA-256) could work out its profile's id and ask the
+ * API for it (issue 14, finding 9); keyed, ids are stable for the database and say nothing.
+ */
+export function profileIdOf(profileKey: Uint8Array, smallest: NodeId): string {
+  return `p_${createHmac('sha256', profileKey).update(smallest).digest('hex').slice(0, 16)}`;
 }
 
 function cmp(a: string, b: string): number {

@@ -4,9 +4,10 @@
  * and its consent per purpose: the latest link event's decision, with when and where (consent.ts).
  */
 import type { CloudStore } from '../store/cloud-store.js';
-import { buildIdentityGraph, DEFAULT_GRAPH_RULES, type GraphRules, type NodeId } from './graph.js';
+import { DEFAULT_GRAPH_RULES, type GraphRules, type NodeId } from './graph.js';
+import { tenantGraph, tenantGraphAndEdges } from './tenant-graph.js';
 import { buildVisits } from '../analytics/visits.js';
-import { consentOf, granted, type ProfileConsent } from './consent.js';
+import { consentFromIndex, granted, type ProfileConsent } from './consent.js';
 
 export interface ProfileSummary {
   profile: string;
@@ -21,16 +22,18 @@ export interface ProfileSummary {
 }
 
 export async function findProfile(store: CloudStore, tenant: string, node: NodeId, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ProfileSummary | null> {
-  const edges = await store.edges(tenant);
-  const g = buildIdentityGraph(edges, rules);
+  // The shared cached graph: a profile request no longer loads and builds the whole graph itself.
+  const cached = await tenantGraphAndEdges(store, tenant, rules);
+  const g = cached.graph;
   const id = node.startsWith('p_') ? (g.profiles.has(node) ? node : undefined) : g.profileOf.get(node);
   if (!id) return null;
   const members = g.profiles.get(id)!;
   const cids = members.filter((m) => m.startsWith('cid:')).map((m) => ({ day: m.slice(4, 14), cid: m.slice(15) }));
   const days = [...new Set(cids.map((c) => c.day))].sort();
-  const rows = (await Promise.all(days.map((d) => store.sightingsOfDay(tenant, d)))).flat().filter((r) => cids.some((c) => c.day === r.epoch && c.cid === r.cid));
+  // Only the profile's devices, by index: not every sighting of every day it was seen on.
+  const rows = await store.sightingsOfCids(tenant, cids.map((c) => ({ epoch: c.day, cid: c.cid })));
   const visits = buildVisits(rows);
-  const consent = consentOf(members, edges);
+  const consent = consentFromIndex(members, cached.consent()); // the graph's index: not a pass over every edge per request
   return {
     profile: id,
     identifiers: members.map((m) => ({ kind: m.slice(0, 3), value: m.slice(4) })),
@@ -48,7 +51,7 @@ export async function findProfile(store: CloudStore, tenant: string, node: NodeI
  * edge and sighting of it, leaving suppression entries so a replay cannot bring it back.
  */
 export async function eraseProfile(store: CloudStore, tenant: string, node: NodeId, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<{ identifiers: number; edges: number; sightings: number }> {
-  const g = buildIdentityGraph(await store.edges(tenant), rules);
+  const g = await tenantGraph(store, tenant, rules); // checks the edges' version: never a stale graph
   const id = node.startsWith('p_') ? node : g.profileOf.get(node);
   const members = id && g.profiles.has(id) ? g.profiles.get(id)! : node.startsWith('p_') ? [] : [node];
   const r = await store.erase(tenant, members);

@@ -1,15 +1,32 @@
 /**
  * A tenant's identity graph, cached per store and tenant and rebuilt only when the edges' fingerprint
  * (store.edgesVersion) changes, so an erasure or an unmerge shows at the next call. Segments, returning
- * customers and flows share it.
+ * customers, flows, profiles and the API's graph figures share it; callers that ask while it is being
+ * built wait for that one build (20 parallel profile requests used to build 20 graphs, issue 14,
+ * finding 9). The edges stay with it, for consent and figures: the memory of one load, not one per request.
+ * Profile ids are keyed with the database's profile key, per tenant.
  */
+import { createHmac } from 'node:crypto';
 import type { CloudStore } from '../store/cloud-store.js';
-import { buildIdentityGraph, type GraphRules, type IdentityGraph } from './graph.js';
+import { buildIdentityGraph, type Edge, type GraphRules, type IdentityGraph } from './graph.js';
+import { consentIndex, type ConsentIndex } from './consent.js';
+
+export interface GraphAndEdges {
+  graph: IdentityGraph;
+  edges: readonly (Edge & { marketing: boolean })[];
+  /** Every person's latest consent decisions: one pass over the edges on first use, then kept (a profile's is a look-up). */
+  consent(): ConsentIndex;
+}
+
+function graphAndEdges(graph: IdentityGraph, edges: GraphAndEdges['edges']): GraphAndEdges {
+  let index: ConsentIndex | undefined;
+  return { graph, edges, consent: () => (index ??= consentIndex(edges)) };
+}
 
 interface CachedGraph {
   version: string;
   rulesKey: string;
-  graph: Promise<IdentityGraph>;
+  built: Promise<GraphAndEdges>;
   /** When it was last known to match the edges (the caller's clock). */
   verifiedMs: number;
 }
@@ -26,30 +43,43 @@ export interface GraphFreshness {
 
 const graphs = new WeakMap<CloudStore, Map<string, CachedGraph>>();
 
+/** The key a tenant's profile ids are made with: derived from the database's, so ids differ across tenants. */
+export async function tenantProfileKey(store: CloudStore, tenant: string): Promise<Uint8Array> {
+  return new Uint8Array(createHmac('sha256', await store.profileKey()).update(`omniloop/v1/profile-key|${tenant}`).digest());
+}
+
 function rulesKey(r: GraphRules): string {
   return JSON.stringify([r.maxPersonsPerDevice, r.maxComponentSize, [...r.blocked].sort()]);
 }
 
 /** The tenant's identity graph, from the cache while its edges have not changed. */
 export async function tenantGraph(store: CloudStore, tenant: string, rules: GraphRules, fresh?: GraphFreshness): Promise<IdentityGraph> {
+  return (await tenantGraphAndEdges(store, tenant, rules, fresh)).graph;
+}
+
+/** The same with the edges it was built from (consent, figures). */
+export async function tenantGraphAndEdges(store: CloudStore, tenant: string, rules: GraphRules, fresh?: GraphFreshness): Promise<GraphAndEdges> {
   let perTenant = graphs.get(store);
   if (!perTenant) graphs.set(store, (perTenant = new Map()));
   const key = rulesKey(rules);
   const hit = perTenant.get(tenant);
   const nowMs = fresh?.nowMs ?? Date.now();
   const age = hit ? nowMs - hit.verifiedMs : -1;
-  if (fresh && hit && hit.rulesKey === key && age >= 0 && age < fresh.reuseForMs) return hit.graph;
+  if (fresh && hit && hit.rulesKey === key && age >= 0 && age < fresh.reuseForMs) return hit.built;
   // The fingerprint is read before the edges: a change in between only makes the next call rebuild.
   const version = await store.edgesVersion(tenant);
-  if (hit && hit.version === version && hit.rulesKey === key) {
-    hit.verifiedMs = nowMs;
-    return hit.graph;
+  // Looked up again after the await: a caller that got here first may be building this very version.
+  const now = perTenant.get(tenant);
+  if (now && now.version === version && now.rulesKey === key) {
+    now.verifiedMs = nowMs;
+    return now.built;
   }
-  const graph = store.edges(tenant).then((edges) => buildIdentityGraph(edges, rules));
-  const entry: CachedGraph = { version, rulesKey: key, graph, verifiedMs: nowMs };
+  // Set before anything else is awaited: every later caller of this version waits for this build.
+  const built = Promise.all([store.edges(tenant), tenantProfileKey(store, tenant)]).then(([edges, profileKey]) => graphAndEdges(buildIdentityGraph(edges, rules, profileKey), edges));
+  const entry: CachedGraph = { version, rulesKey: key, built, verifiedMs: nowMs };
   perTenant.set(tenant, entry);
-  graph.catch(() => {
+  built.catch(() => {
     if (perTenant.get(tenant) === entry) perTenant.delete(tenant);
   });
-  return graph;
+  return built;
 }

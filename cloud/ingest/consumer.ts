@@ -15,7 +15,7 @@ import { brokerOptions } from '../control/broker.js';
 
 export class Consumer {
   private client: MqttClient | null = null;
-  readonly counts: Record<IngestResult, number> = { stored: 0, duplicate: 0, dead: 0, agent: 0, ignored: 0 };
+  readonly counts: Record<IngestResult, number> = { stored: 0, duplicate: 0, conflict: 0, dead: 0, agent: 0, ignored: 0 };
   failures = 0;
   /** Messages being stored right now: stop() lets them finish and be acknowledged. */
   private pending = 0;

@@ -8,9 +8,9 @@ import { validateSightingsMessage } from '../../shared/wire/sightings-schema.js'
 import { validateLinksMessage } from '../../shared/wire/links-schema.js';
 import { TOPIC_ROOT } from '../../shared/wire/topics.js';
 import { redactDeep } from '../../shared/wire/redact.js';
-import type { CloudStore } from '../store/cloud-store.js';
+import type { CloudStore, IngestOutcome } from '../store/cloud-store.js';
 
-export type IngestResult = 'stored' | 'duplicate' | 'dead' | 'agent' | 'ignored';
+export type IngestResult = 'stored' | 'duplicate' | 'conflict' | 'dead' | 'agent' | 'ignored';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const MAX_STATUS_BYTES = 64 * 1024;
@@ -63,7 +63,7 @@ async function ingest(store: CloudStore, topic: string, payload: Buffer, rawText
         await store.deadLetter(topic, v.reason, text, receivedMs);
         return 'dead';
       }
-      return await store.ingestSightings(v.value, receivedMs);
+      return await recorded(store, await store.ingestSightings(v.value, receivedMs), v.value.batchId, topic, text, receivedMs);
     }
     case 'status':
     case 'metrics': {
@@ -95,11 +95,20 @@ async function ingest(store: CloudStore, topic: string, payload: Buffer, rawText
         await store.deadLetter(topic, v.reason, text, receivedMs);
         return 'dead';
       }
-      return await store.ingestLinks(v.value, receivedMs);
+      return await recorded(store, await store.ingestLinks(v.value, receivedMs), v.value.batchId, topic, text, receivedMs);
     }
     case 'doctor': return 'ignored'; // `omniloop doctor`'s publish round-trip probe: nothing to store, not a dead letter
     default:
       await store.deadLetter(topic, `unknown message kind ${JSON.stringify(kind)}`, text, receivedMs);
       return 'dead';
   }
+}
+
+/**
+ * A known batch id with other content is never dropped silently: the first content stays, the other is
+ * kept as a dead letter saying so (and counted as a conflict in the stats).
+ */
+async function recorded(store: CloudStore, outcome: IngestOutcome, batchId: string, topic: string, text: string, receivedMs: number): Promise<IngestResult> {
+  if (outcome === 'conflict') await store.deadLetter(topic, `conflict: batch ${batchId} was stored before with other content; the first is kept`, text, receivedMs);
+  return outcome;
 }

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 /** What the cloud keeps, independent of the database behind it (SQLite embedded, PostgreSQL in production). */
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import type { LinksBatch } from '../../shared/wire/links-schema.js';
 
-export type IngestOutcome = 'stored' | 'duplicate';
+/** 'conflict': a known batch id with other content; the first content stays, the conflict is counted. */
+export type IngestOutcome = 'stored' | 'duplicate' | 'conflict';
 
 export interface AgentRow {
   tenant: string;
@@ -20,6 +21,8 @@ export interface CloudStats {
   batches: number;
   sightings: number;
   duplicates: number;
+  /** Batches that came again under a known id with other content (each also a dead letter). */
+  conflicts: number;
   deadLetters: number;
   consumerIds: number;
   stores: number;
@@ -51,7 +54,10 @@ export interface EstimateRow {
 
 /** Asynchronous, so that SQLite (synchronous underneath) and PostgreSQL share one interface. */
 export interface CloudStore {
-  /** One batch in one transaction; a batch id seen before from the same store changes nothing and says 'duplicate'. */
+  /**
+   * One batch in one transaction. A batch id seen before from the same store changes nothing: 'duplicate'
+   * when the content is the same (batchDigest), 'conflict' when it is not.
+   */
   ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome>;
   /** A link batch: its edges (with evidence and consent), idempotent by batch id like sightings. */
   ingestLinks(batch: LinksBatch, receivedMs: number): Promise<IngestOutcome>;
@@ -97,6 +103,12 @@ export interface CloudStore {
    * again, but only to a later batch).
    */
   edgesVersion(tenant: string): Promise<string>;
+  /**
+   * The database's profile key (32 random bytes, made on first use and kept in its meta table): profile
+   * ids are keyed with it, so knowing someone's e-mail does not give their profile id; the same on every
+   * restart and in every process on the database.
+   */
+  profileKey(): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -109,6 +121,44 @@ export const MAX_SIGHTING_MS = 3_600_000;
 /** The store-days (in any time zone) that can hold an instant near `ms`: its UTC date and the days around it. */
 export function epochsAround(ms: number): string[] {
   return [-1, 0, 1].map((d) => new Date(ms + d * 86_400_000).toISOString().slice(0, 10));
+}
+
+/**
+ * What a batch row keeps of its content: SHA-256 of the validated batch as canonical JSON (keys sorted),
+ * so an identical redelivery (at-least-once delivery) is a duplicate and other content under a known
+ * id is told apart from it.
+ */
+export function batchDigest(batch: SightingsBatch | LinksBatch): string {
+  return createHash('sha256').update(canonicalJson(batch)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** A known batch id's outcome: rows from before digests were kept (null) cannot be compared, so they stay duplicates. */
+export function knownBatchOutcome(storedDigest: string | null, digest: string): 'duplicate' | 'conflict' {
+  return storedDigest === null || storedDigest === digest ? 'duplicate' : 'conflict';
+}
+
+/** The counter each outcome for a known batch id bumps. */
+export const KNOWN_BATCH_COUNTER = { duplicate: 'duplicates', conflict: 'conflicts' } as const;
+
+/** A new profile key, as the meta table keeps it (base64). */
+export function newProfileKeyText(): string {
+  return randomBytes(32).toString('base64');
+}
+
+/** A profile key read back from the meta table; anything but 32 bytes is a damaged database. */
+export function profileKeyFromText(text: string | undefined): Uint8Array {
+  const key = Buffer.from(text ?? '', 'base64');
+  if (key.length !== 32) throw new Error('the profile key in the database is damaged (meta.profile_key is not 32 bytes of base64)');
+  return new Uint8Array(key);
 }
 
 /** What a suppression entry stores: a digest of the identifier, never the identifier itself. */

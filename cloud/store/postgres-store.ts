@@ -10,16 +10,16 @@ import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
-import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const ddl = (s: string) => `
   CREATE SCHEMA IF NOT EXISTS ${s};
   CREATE TABLE IF NOT EXISTS ${s}.meta (key text PRIMARY KEY, value text NOT NULL);
   CREATE TABLE IF NOT EXISTS ${s}.batches (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL,
     seq bigint NOT NULL, epoch text NOT NULL, window_start bigint NOT NULL, window_end bigint NOT NULL, sightings int NOT NULL, received_ms bigint NOT NULL,
-    PRIMARY KEY (tenant, store, batch_id));
+    digest text, PRIMARY KEY (tenant, store, batch_id));
   CREATE TABLE IF NOT EXISTS ${s}.sightings (id bigserial PRIMARY KEY, batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL,
     agent text NOT NULL, epoch text NOT NULL, cid text NOT NULL, source text NOT NULL, address_class text NOT NULL, first_ms bigint NOT NULL,
     last_ms bigint NOT NULL, frames int NOT NULL, rssi_max real, rssi_mean real, beacon_type text, beacon_cid text);
@@ -44,6 +44,8 @@ const ddl = (s: string) => `
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
 
 export class PostgresCloudStore implements CloudStore {
+  private profileKeyBytes: Promise<Uint8Array> | null = null;
+
   private constructor(
     private readonly pool: pg.Pool,
     private readonly s: string,
@@ -67,6 +69,11 @@ export class PostgresCloudStore implements CloudStore {
         }
         // Version 3 added the estimates table, which the DDL above creates where it is missing.
         if (v < 3) await c.query(`UPDATE ${schema}.meta SET value = '3' WHERE key = 'schema_version'`);
+        // Version 4: a digest of each batch's content, so a known id with other content is a conflict.
+        if (v < 4) {
+          await c.query(`ALTER TABLE ${schema}.batches ADD COLUMN IF NOT EXISTS digest text;
+                         UPDATE ${schema}.meta SET value = '4' WHERE key = 'schema_version'`);
+        }
       } finally {
         await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
         c.release();
@@ -81,7 +88,7 @@ export class PostgresCloudStore implements CloudStore {
   async ingestSightings(b: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
     const s = this.s;
     const w = b.window;
-    return this.batchTx([b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, receivedMs], async (c) => {
+    return this.batchTx([b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, receivedMs, batchDigest(b)], async (c) => {
       const sup = await c.query(`SELECT digest FROM ${s}.suppressed WHERE digest = ANY($1)`, [b.sightings.map((x) => suppressionDigest(b.tenant, `cid:${b.epoch}:${x.cid}`))]);
       const erased = new Set(sup.rows.map((r) => r.digest as string));
       const keep = erased.size ? b.sightings.filter((x) => !erased.has(suppressionDigest(b.tenant, `cid:${b.epoch}:${x.cid}`))) : b.sightings;
@@ -105,38 +112,47 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   /**
-   * One batch in one transaction: claims its id in `batches` (a known id counts as a duplicate and
-   * changes nothing), then lets `work` write its rows.
+   * One batch in one transaction: claims its id in `batches` (a known id changes nothing: a duplicate,
+   * or a conflict when its digest differs), then lets `work` write its rows.
    */
   private async batchTx(batchRow: unknown[], work: (c: pg.PoolClient) => Promise<void>): Promise<IngestOutcome> {
     const c = await this.pool.connect();
     const s = this.s;
     try {
       await c.query('BEGIN');
-      const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING`, batchRow);
+      const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING`, batchRow);
       if (ins.rowCount === 0) {
-        await c.query(`INSERT INTO ${s}.counters VALUES ('duplicates', 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`);
+        const outcome = await this.known(c, batchRow);
         await c.query('COMMIT');
-        return 'duplicate';
+        return outcome;
       }
       await work(c);
       await c.query('COMMIT');
       return 'stored';
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});
-      // Two consumers racing on one batch id: the loser sees a unique violation; that is a duplicate.
-      if ((err as { code?: string }).code === '23505') return 'duplicate';
+      // Two consumers racing on one batch id: the loser sees a unique violation; the winner's row decides.
+      if ((err as { code?: string }).code === '23505') return await this.known(c, batchRow);
       throw err;
     } finally {
       c.release();
     }
   }
 
+  /** A batch id already stored (row as batchTx takes it): a duplicate or a conflict, counted. */
+  private async known(c: pg.PoolClient, [batchId, tenant, store, , , , , , , , digest]: unknown[]): Promise<IngestOutcome> {
+    const s = this.s;
+    const r = await c.query(`SELECT digest FROM ${s}.batches WHERE tenant = $1 AND store = $2 AND batch_id = $3`, [tenant, store, batchId]);
+    const outcome = knownBatchOutcome((r.rows[0]?.digest as string | null | undefined) ?? null, digest as string);
+    await c.query(`INSERT INTO ${s}.counters VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`, [KNOWN_BATCH_COUNTER[outcome]]);
+    return outcome;
+  }
+
   async ingestLinks(b: LinksBatch, receivedMs: number): Promise<IngestOutcome> {
     const s = this.s;
     const first = Math.min(...b.links.map((l) => l.ts));
     const last = Math.max(...b.links.map((l) => l.ts));
-    return this.batchTx([b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, 0, receivedMs], async (c) => {
+    return this.batchTx([b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, 0, receivedMs, batchDigest(b)], async (c) => {
       // Suppressed identifiers (erased people) for the whole batch in one query, then every edge in one insert.
       const perLink = b.links.map((l) => ({ l, nodes: linkNodes(b.epoch, l) }));
       const digests = perLink.flatMap((x) => x.nodes.map((n) => suppressionDigest(b.tenant, n)));
@@ -215,12 +231,13 @@ export class PostgresCloudStore implements CloudStore {
       (SELECT count(*) FROM ${s}.batches) AS batches,
       (SELECT count(*) FROM ${s}.sightings) AS sightings,
       (SELECT coalesce(max(value), 0) FROM ${s}.counters WHERE name = 'duplicates') AS duplicates,
+      (SELECT coalesce(max(value), 0) FROM ${s}.counters WHERE name = 'conflicts') AS conflicts,
       (SELECT count(*) FROM ${s}.dead_letters) AS dead_letters,
       (SELECT count(*) FROM (SELECT DISTINCT tenant, epoch, cid FROM ${s}.sightings) d) AS consumer_ids,
       (SELECT count(*) FROM (SELECT DISTINCT tenant, store FROM ${s}.batches) t) AS stores,
       (SELECT count(*) FROM ${s}.agents) AS agents`);
     const x = r.rows[0];
-    return { batches: +x.batches, sightings: +x.sightings, duplicates: +x.duplicates, deadLetters: +x.dead_letters, consumerIds: +x.consumer_ids, stores: +x.stores, agents: +x.agents };
+    return { batches: +x.batches, sightings: +x.sightings, duplicates: +x.duplicates, conflicts: +x.conflicts, deadLetters: +x.dead_letters, consumerIds: +x.consumer_ids, stores: +x.stores, agents: +x.agents };
   }
 
   async agents(): Promise<AgentRow[]> {
@@ -294,6 +311,21 @@ export class PostgresCloudStore implements CloudStore {
     const r = await this.pool.query(`SELECT n, m, (SELECT store || '|' || batch_id FROM ${s}.edges WHERE id = t.m) AS top FROM (SELECT count(*) AS n, max(id) AS m FROM ${s}.edges WHERE tenant = $1) t`, [tenant]);
     const x = r.rows[0];
     return `${x.n}:${x.m ?? 0}:${x.top ?? ''}`;
+  }
+
+  async profileKey(): Promise<Uint8Array> {
+    // Whoever comes first makes it (ON CONFLICT waits for a racing insert); everyone reads that one. It never changes.
+    if (!this.profileKeyBytes) {
+      const read = (async () => {
+        await this.pool.query(`INSERT INTO ${this.s}.meta VALUES ('profile_key', $1) ON CONFLICT DO NOTHING`, [newProfileKeyText()]);
+        return profileKeyFromText((await this.pool.query(`SELECT value FROM ${this.s}.meta WHERE key = 'profile_key'`)).rows[0]?.value);
+      })();
+      this.profileKeyBytes = read;
+      read.catch(() => {
+        if (this.profileKeyBytes === read) this.profileKeyBytes = null; // a failed read is tried again next time
+      });
+    }
+    return this.profileKeyBytes;
   }
 
   /** Tests: drop the schema (a fresh database for the next run). */

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
 import { redact, redactHead } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
-import { DEAD_LETTER_KEEP, MAX_SIGHTING_MS, epochsAround, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
@@ -47,6 +47,11 @@ const MIGRATIONS = [
      window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, method TEXT NOT NULL, wifi_present REAL NOT NULL,
      wifi_arrivals REAL NOT NULL, ble_present REAL NOT NULL, ble_arrivals REAL NOT NULL);
    CREATE INDEX estimates_by_day ON estimates (tenant, epoch, store);`,
+  // A digest of each batch's content: a known id with other content is a conflict, not a duplicate
+  // (issue 14, finding 9). Batches stored before have none and cannot be compared.
+  `ALTER TABLE batches ADD COLUMN digest TEXT;`,
+  // Settings of the database itself, such as the key profile ids are made with.
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -56,9 +61,11 @@ export class SqliteCloudStore implements CloudStore {
   private readonly insertEphemeral: Database.Statement;
   private readonly insertEstimate: Database.Statement;
   private readonly bump: Database.Statement;
+  private readonly storedDigest: Database.Statement;
   private readonly ingestTx: Database.Transaction<(b: SightingsBatch, ms: number) => IngestOutcome>;
   private readonly isSuppressed: Database.Statement;
   private readonly linksTx: Database.Transaction<(b: LinksBatch, ms: number) => IngestOutcome>;
+  private profileKeyBytes: Uint8Array | null = null;
 
   constructor(readonly path: string) {
     try {
@@ -70,7 +77,8 @@ export class SqliteCloudStore implements CloudStore {
       throw new InputError(`cannot open the cloud database ${path}: ${(err as Error).message}`);
     }
     const db = this.db;
-    this.insertBatch = db.prepare('INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertBatch = db.prepare('INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.storedDigest = db.prepare('SELECT digest FROM batches WHERE tenant = ? AND store = ? AND batch_id = ?').pluck();
     this.insertSighting = db.prepare(
       'INSERT INTO sightings (batch_id, tenant, store, agent, epoch, cid, source, address_class, first_ms, last_ms, frames, rssi_max, rssi_mean, beacon_type, beacon_cid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -81,10 +89,8 @@ export class SqliteCloudStore implements CloudStore {
     this.bump = db.prepare('INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1');
     this.ingestTx = db.transaction((b: SightingsBatch, ms: number): IngestOutcome => {
       const w = b.window;
-      if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, ms).changes === 0) {
-        this.bump.run('duplicates');
-        return 'duplicate';
-      }
+      const digest = batchDigest(b);
+      if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, ms, digest).changes === 0) return this.known(b, digest);
       // Nobody erased yet (the usual case): no digest per sighting. Read inside the transaction, so an
       // erasure by another process is seen by the next batch.
       const check = anySuppressed.get() === 1;
@@ -101,10 +107,8 @@ export class SqliteCloudStore implements CloudStore {
     this.linksTx = db.transaction((b: LinksBatch, ms: number): IngestOutcome => {
       const first = Math.min(...b.links.map((l) => l.ts));
       const last = Math.max(...b.links.map((l) => l.ts));
-      if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, 0, ms).changes === 0) {
-        this.bump.run('duplicates');
-        return 'duplicate';
-      }
+      const digest = batchDigest(b);
+      if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, 0, ms, digest).changes === 0) return this.known(b, digest);
       const check = anySuppressed.get() === 1;
       for (const l of b.links) {
         const nodes = linkNodes(b.epoch, l);
@@ -114,6 +118,13 @@ export class SqliteCloudStore implements CloudStore {
       }
       return 'stored';
     });
+  }
+
+  /** A batch id already stored (inside the batch's transaction): a duplicate or a conflict, counted. */
+  private known(b: { tenant: string; store: string; batchId: string }, digest: string): IngestOutcome {
+    const outcome = knownBatchOutcome(this.storedDigest.get(b.tenant, b.store, b.batchId) as string | null, digest);
+    this.bump.run(KNOWN_BATCH_COUNTER[outcome]);
+    return outcome;
   }
 
   async ingestLinks(b: LinksBatch, receivedMs: number): Promise<IngestOutcome> {
@@ -169,6 +180,7 @@ export class SqliteCloudStore implements CloudStore {
       batches: one('SELECT count(*) AS n FROM batches'),
       sightings: one('SELECT count(*) AS n FROM sightings'),
       duplicates: one("SELECT coalesce(max(value), 0) AS n FROM counters WHERE name = 'duplicates'"),
+      conflicts: one("SELECT coalesce(max(value), 0) AS n FROM counters WHERE name = 'conflicts'"),
       deadLetters: one('SELECT count(*) AS n FROM dead_letters'),
       consumerIds: one('SELECT count(*) AS n FROM (SELECT DISTINCT tenant, epoch, cid FROM sightings)'),
       stores: one('SELECT count(*) AS n FROM (SELECT DISTINCT tenant, store FROM batches)'),
@@ -234,6 +246,15 @@ export class SqliteCloudStore implements CloudStore {
       .prepare(`SELECT n, m, (SELECT store || '|' || batch_id FROM edges WHERE id = m) AS top FROM (SELECT count(*) AS n, max(id) AS m FROM edges WHERE tenant = ?)`)
       .get(tenant) as { n: number; m: number | null; top: string | null };
     return `${r.n}:${r.m ?? 0}:${r.top ?? ''}`;
+  }
+
+  async profileKey(): Promise<Uint8Array> {
+    // Whoever comes first makes it; every other process on the file reads that one. It never changes.
+    if (!this.profileKeyBytes) {
+      this.db.prepare("INSERT OR IGNORE INTO meta VALUES ('profile_key', ?)").run(newProfileKeyText());
+      this.profileKeyBytes = profileKeyFromText(this.db.prepare("SELECT value FROM meta WHERE key = 'profile_key'").pluck().get() as string | undefined);
+    }
+    return this.profileKeyBytes;
   }
 
   async close(): Promise<void> {

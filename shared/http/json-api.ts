@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputError } from '../errors.js';
+import { checkPrivateFile } from '../private-file.js';
 
 /** Shorter bearer tokens are refused: they could be guessed. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -23,8 +24,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(JSON.stringify(body) + '\n');
 }
 
-/** The token a config's `tokenFile` names (`setting` says which, for the error), checked for length. */
+/**
+ * The token a config's `tokenFile` names (`setting` says which, for the error): a private file (0600, or
+ * 0640 for a service's group) holding one token of at least MIN_TOKEN_LENGTH visible ASCII characters.
+ */
 export function readTokenFile(path: string, setting: string): string {
+  checkPrivateFile(path, { what: setting, groupMayRead: true, missingHint: `put a token of at least ${MIN_TOKEN_LENGTH} characters there, e.g. openssl rand -hex 24` });
   let token: string;
   try {
     token = readFileSync(path, 'utf8').trim();
@@ -32,6 +37,8 @@ export function readTokenFile(path: string, setting: string): string {
     throw new InputError(`cannot read ${setting} ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (token.length < MIN_TOKEN_LENGTH) throw new InputError(`${setting} ${path} must hold a token of at least ${MIN_TOKEN_LENGTH} characters`);
+  // A space, a second line or a control character is a mangled file; no client could send it in a header.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new InputError(`${setting} ${path} must hold one token of visible ASCII characters (no spaces, line breaks or control characters)`);
   return token;
 }
 

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { checkPrivateFile } from '../private-file.js';
 
 export const SECRET_BYTES = 32;
 
@@ -24,8 +25,20 @@ export function writeSecretFile(path: string, secret: Uint8Array): void {
   }
 }
 
+/** Inspection (the doctor judges the mode itself): a loose mode is only a warning. Commands use loadSecretFile. */
 export function readSecretFile(path: string): { secret: Uint8Array; warnings: string[] } {
   return readKeyFile(path, 'omniloop key init');
+}
+
+/** The tenant secret for use: refused (exit 2) unless the file is its owner's alone (0600). */
+export function loadSecretFile(path: string): Uint8Array {
+  return loadKeyFile(path, 'omniloop key init');
+}
+
+/** Any key file of ours for use, refused like the tenant secret when others or the group can open it. */
+export function loadKeyFile(path: string, maker: string): Uint8Array {
+  checkPrivateFile(path, { what: 'key file', groupMayRead: false, missingHint: `make one with \`${maker}\`` });
+  return readKeyFile(path, maker).secret;
 }
 
 /**

@@ -14,6 +14,7 @@ import { Consumer } from '../../cloud/ingest/consumer.js';
 import { SqliteCloudStore } from '../../cloud/store/sqlite-store.js';
 import { deriveLinkKey } from '../../shared/identity/keys.js';
 import { createLogger } from '../../shared/log.js';
+import { generateControlKeyPair } from '../../shared/wire/control-signing.js';
 import { runCliAsync } from './cli.js';
 import { Mosquitto, freePort } from './mosquitto.js';
 
@@ -24,17 +25,24 @@ export interface Hq {
   cloud: SqliteCloudStore;
   consumer: Consumer;
   cfgPath: string;
+  /** HQ's control public key for acme (its private key is acme-control.key beside cloud.yaml): agents list it. */
+  controlPublicKey: string;
   /** `omniloop cloud <args> --config <cloud.yaml> --tenant acme`. */
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string; json: () => any }>;
   stop(): Promise<void>;
 }
 
-/** Broker and HQ for tenant acme; `tenant` is the YAML of acme's block in cloud.yaml (`{}` for none). */
-export async function startHq(dir: string, group: string, tenant = '{}'): Promise<Hq> {
+/**
+ * Broker and HQ for tenant acme; `tenant` is more YAML of acme's block in cloud.yaml (its control key is
+ * always there: agents apply only signed downlink).
+ */
+export async function startHq(dir: string, group: string, tenant = ''): Promise<Hq> {
   const broker = new Mosquitto(await freePort());
   await broker.start();
   const cfgPath = join(dir, 'cloud.yaml');
-  writeFileSync(cfgPath, `broker:\n  url: ${broker.url}\ngroup: ${group}\ndatabase:\n  sqlite: cloud.db\ntenants:\n  acme: ${tenant}\n`);
+  const control = generateControlKeyPair();
+  writeFileSync(join(dir, 'acme-control.key'), control.privatePem, { mode: 0o600 });
+  writeFileSync(cfgPath, `broker:\n  url: ${broker.url}\ngroup: ${group}\ndatabase:\n  sqlite: cloud.db\ntenants:\n  acme:\n    controlKeyFile: acme-control.key${tenant}\n`);
   const cloud = new SqliteCloudStore(join(dir, 'cloud.db'));
   const consumer = new Consumer(loadCloudConfig(cfgPath), cloud, log, `${group}-consumer`);
   await consumer.start();
@@ -43,6 +51,7 @@ export async function startHq(dir: string, group: string, tenant = '{}'): Promis
     cloud,
     consumer,
     cfgPath,
+    controlPublicKey: control.publicKey,
     cli: async (...args) => {
       const r = await runCliAsync(['cloud', ...args, '--config', cfgPath, '--tenant', 'acme']);
       return { ...r, json: () => JSON.parse(r.stdout) };
@@ -73,6 +82,7 @@ export async function startStore(hq: Hq, dir: string, name: string, secret: Uint
     status: { port: 0 },
     broker: { url: hq.broker.url },
     storeApi: { tokenFile: 'unused' },
+    control: { publicKeys: [hq.controlPublicKey] },
     ...extra,
   });
   const agent = new Agent(cfg, new Pseudonymizer({ secret, tenant: 'acme', timezone: 'UTC' }), log, { linkKey: deriveLinkKey(secret, 'acme') });
