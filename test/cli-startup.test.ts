@@ -64,7 +64,7 @@ describe('what a command loads', () => {
 
   it('every command is listed in --help and configured when named', () => {
     const help = runCli(['--help']).stdout;
-    for (const name of ['demo', 'key', 'optout', 'decode', 'whoami', 'capture', 'interfaces', 'agent', 'buffer', 'status', 'doctor', 'cloud']) {
+    for (const name of ['demo', 'key', 'optout', 'broker', 'decode', 'whoami', 'capture', 'interfaces', 'agent', 'buffer', 'status', 'doctor', 'cloud']) {
       expect(help).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
       const sub = runCli([name, '--help']);
       expect(sub.code, name).toBe(0);

@@ -4,6 +4,7 @@
  * Checks that depend on hardware (radios, Bluetooth, capabilities, time sync) are tested through their
  * pure decision functions with the machine's answers injected.
  */
+import { generateControlKeyPair } from '../shared/wire/control-signing.js';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
@@ -115,7 +116,7 @@ describe('omniloop doctor', () => {
     expect(b.details).toMatchObject({ protocolVersion: 5, topic: 'omniloop/v1/acme/berlin-1/ap-good/doctor' });
     expect(typeof b.details!.roundTripMs).toBe('number');
     expect(typeof b.details!.connectMs).toBe('number');
-    const probe = sub.messages.filter((m) => m.topic === 'omniloop/v1/acme/berlin-1/ap-good/doctor');
+    const probe = sub.messages.filter((m) => m.topic === 'omniloop/v1/acme/berlin-1/ap-good/doctor' && !m.payload.includes('"rights"')); // not the broker-rights probe
     expect(probe).toHaveLength(1);
     expect(Object.keys(JSON.parse(probe[0]!.payload))).toEqual(['ts']);
     expect(probe[0]!.retain).toBe(false);
@@ -157,8 +158,8 @@ describe('omniloop doctor', () => {
     writeFileSync(join(dir, 'short.key'), Buffer.alloc(16, 1).toString('base64') + '\n', { mode: 0o600 });
     expect(doctorJson(config('ap-short', '', 'short.key')).check('key')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/does not hold 32 bytes/) });
     expect(doctorJson(config('ap-nokey', '', 'missing.key')).check('key')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/does not exist/) });
-    // Group-readable (root:omniloop 0640) is a set-up some choose: a warning.
-    expect(judgeKeyMode('/etc/omniloop/acme.key', 0o640).status).toBe('warn');
+    // Group-readable (root:omniloop 0640): the agent refuses it, so the doctor fails it too.
+    expect(judgeKeyMode('/etc/omniloop/acme.key', 0o640).status).toBe('fail');
     expect(judgeKeyMode('/etc/omniloop/acme.key', 0o600).status).toBe('ok');
   });
 
@@ -308,15 +309,20 @@ describe('omniloop doctor', () => {
       disk: (p) => ({ path: p, freeBytes: 8 * 2 ** 30, totalBytes: 16 * 2 ** 30 }),
     });
     const capture = 'capture:\n  wifi: { interface: mon0, channels: [1, 6, 11] }\n  ble: { interface: bluetooth0 }\n';
-    const cfg = config('ap-all', capture + brokerBlock(broker.url));
+    const control = `control:\n  publicKeys: ["${generateControlKeyPair().publicKey}"]\n`;
+    const cfg = config('ap-all', capture + control + brokerBlock(broker.url));
     const good = await runDoctor(cfg, { timeoutMs: 5000, probes: probes(true) });
-    expect(good.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    // This test broker has no ACL: the rights check warns (test/broker-provision.test.ts has one that passes).
+    expect(good.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status])).toEqual([['broker-rights', 'warn']]);
     expect(good.ok).toBe(true);
-    expect(good.checks.map((c) => c.id)).toEqual(['config', 'key', 'clock', 'pcap', 'interfaces', 'wifi-interface', 'bluetooth', 'permissions', 'iw', 'broker', 'outbox', 'disk']);
+    expect(good.checks.map((c) => c.id)).toEqual(['config', 'key', 'clock', 'pcap', 'interfaces', 'wifi-interface', 'bluetooth', 'permissions', 'iw', 'broker', 'broker-rights', 'control', 'outbox', 'disk']);
+    // Without HQ's control public key the agent would apply no downlink: a warning with the fix.
+    const unsigned = await runDoctor(config('ap-unsigned', capture + brokerBlock(broker.url)), { timeoutMs: 5000, probes: probes(true) });
+    expect(unsigned.checks.filter((c) => c.status !== 'ok' && c.id !== 'broker-rights')).toMatchObject([{ id: 'control', status: 'warn', fix: expect.stringMatching(/omniloop key public/) }]);
     const warned = await runDoctor(cfg, { timeoutMs: 5000, probes: probes(null) });
-    expect(warned.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status])).toEqual([['clock', 'warn']]);
+    expect(warned.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status])).toEqual([['clock', 'warn'], ['broker-rights', 'warn']]);
     expect(warned.ok).toBe(true); // warnings do not fail
-    expect(formatReport(warned)).toMatch(/\n\d+ ok, 1 warning, 0 failed$/);
+    expect(formatReport(warned)).toMatch(/\n\d+ ok, 2 warnings, 0 failed$/);
     const unsynced = await runDoctor(cfg, { timeoutMs: 5000, probes: probes(false) });
     expect(unsynced.ok).toBe(false);
   });

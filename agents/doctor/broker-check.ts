@@ -161,22 +161,29 @@ export function brokerWhere(url: string): string {
   }
 }
 
-export async function checkBroker(broker: BrokerSettings | undefined, id: AgentIdentity, timeoutMs: number): Promise<CheckResult> {
-  if (!broker) return warn('broker', 'no broker in the config: sightings stay in the outbox and nothing reaches HQ', 'add a broker: { url: mqtts://broker.example.com:8883, username, passwordFile, caFile } section to the config');
-  const where = brokerWhere(broker.url);
+/** The agent's own settings under a client id of the doctor's (throws BrokerFileError for a missing file). */
+export function doctorClientOptions(broker: BrokerSettings, id: AgentIdentity): IClientOptions {
   const options: IClientOptions = {
     clientId: `omniloop-doctor-${id.agent}-${Math.random().toString(16).slice(2, 8)}`,
     protocolVersion: broker.protocolVersion,
     keepalive: 30,
   };
   if (broker.username) options.username = broker.username;
+  Object.assign(options, brokerSecrets(broker));
+  if (broker.rejectUnauthorized === false) options.rejectUnauthorized = false;
+  return options;
+}
+
+export async function checkBroker(broker: BrokerSettings | undefined, id: AgentIdentity, timeoutMs: number): Promise<CheckResult> {
+  if (!broker) return warn('broker', 'no broker in the config: sightings stay in the outbox and nothing reaches HQ', 'add a broker: { url: mqtts://broker.example.com:8883, username, passwordFile, caFile } section to the config');
+  const where = brokerWhere(broker.url);
+  let options: IClientOptions;
   try {
-    Object.assign(options, brokerSecrets(broker));
+    options = doctorClientOptions(broker, id);
   } catch (err) {
     if (!(err instanceof BrokerFileError)) throw err;
     return fail('broker', err.message, err.setting === 'passwordFile' ? 'put the password there (one line, chmod 600) or correct broker.passwordFile' : `put the file there or correct broker.${err.setting} in the config`);
   }
-  if (broker.rejectUnauthorized === false) options.rejectUnauthorized = false;
   const topic = doctorTopic(id);
   const r = await probeBroker(broker.url, options, topic, timeoutMs);
   const protocol = broker.protocolVersion === 5 ? 'MQTT 5' : 'MQTT 3.1.1';

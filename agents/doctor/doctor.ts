@@ -7,9 +7,11 @@ import { listCaptureInterfaces, type InterfaceInfo } from '../capture/interfaces
 import type { AgentConfig } from '../config/agent-config.js';
 import { judgeBluetooth } from './bluetooth-check.js';
 import { checkBroker } from './broker-check.js';
+import { checkBrokerRights } from './broker-rights-check.js';
 import { guard, type CheckResult } from './check.js';
 import { judgeClock, probeNtp, type NtpState } from './clock-check.js';
 import { checkConfig } from './config-check.js';
+import { checkControlKeys } from './control-check.js';
 import { judgeDisk, probeDisk, type DiskSpace } from './disk-check.js';
 import { judgeIw, probeIw } from './iw-check.js';
 import { judgeCaptureConfigured, judgeWifiInterface, probeInterfaceUp, summarizeInterfaces } from './interfaces-check.js';
@@ -58,7 +60,7 @@ export interface DoctorOptions {
 }
 
 /** The checks that only make sense with a valid config: named when they could not run. */
-const NEEDS_CONFIG = ['key', 'wifi-interface', 'bluetooth', 'iw', 'tls', 'broker', 'outbox', 'disk'];
+const NEEDS_CONFIG = ['key', 'wifi-interface', 'bluetooth', 'iw', 'tls', 'broker', 'broker-rights', 'control', 'outbox', 'disk'];
 
 /** Throws InputError only when the config file cannot be read at all. */
 export async function runDoctor(configPath: string, opts: DoctorOptions): Promise<DoctorReport> {
@@ -69,8 +71,10 @@ export async function runDoctor(configPath: string, opts: DoctorOptions): Promis
     configResult.details = { notChecked: NEEDS_CONFIG };
     configResult.fix += `; then run the doctor again (not checked without a valid config: ${NEEDS_CONFIG.join(', ')})`;
   }
-  const add = async (id: string, run: () => CheckResult | Promise<CheckResult>): Promise<void> => {
-    checks.push(await guard(id, run));
+  const add = async (id: string, run: () => CheckResult | Promise<CheckResult>): Promise<CheckResult> => {
+    const r = await guard(id, run);
+    checks.push(r);
+    return r;
   };
 
   if (config) await add('key', () => checkKeyFile(config.keyFile));
@@ -84,7 +88,7 @@ export async function runDoctor(configPath: string, opts: DoctorOptions): Promis
   return { checks, ok: checks.every((c) => c.status !== 'fail') };
 }
 
-type Add = (id: string, run: () => CheckResult | Promise<CheckResult>) => Promise<void>;
+type Add = (id: string, run: () => CheckResult | Promise<CheckResult>) => Promise<CheckResult>;
 
 async function captureChecks(config: AgentConfig, interfaces: InterfaceInfo[], probes: DoctorProbes, add: Add): Promise<void> {
   const { ble } = config.capture;
@@ -102,7 +106,10 @@ async function wayOutChecks(config: AgentConfig, timeoutMs: number, probes: Doct
   const b = config.broker;
   if (b?.caFile) await add('tls-caFile', () => checkCertificateFile('caFile', b.caFile!, probes.now()));
   if (b?.certFile) await add('tls-certFile', () => checkCertificateFile('certFile', b.certFile!, probes.now(), b.keyFile));
-  await add('broker', () => checkBroker(b, config, timeoutMs));
+  const reached = await add('broker', () => checkBroker(b, config, timeoutMs));
+  // What the credentials may do beyond their own topics: only worth asking a broker that let them in.
+  if (b && reached.status !== 'fail') await add('broker-rights', () => checkBrokerRights(b, config, timeoutMs));
+  await add('control', () => checkControlKeys(config));
   await add('outbox', () => judgeOutbox(config.outbox.path, readOutbox(config.outbox.path), config.outbox.maxRows, probes.now()));
   await add('disk', () => judgeDisk(probes.disk(config.outbox.path), config.outbox.maxMegabytes * 1024 * 1024));
 }

@@ -24,6 +24,7 @@ export const COMMAND_GROUPS: CommandGroup[] = [
     commands: [
       { name: 'key', description: 'manage the tenant secret that Consumer-IDs are derived from', load: async () => (await import('./key-command.js')).configureKey },
       { name: 'optout', description: 'opt-out tokens for devices whose owners said no', load: async () => (await import('./optout-command.js')).configureOptout },
+      { name: 'broker', description: "the broker's users, topic rights and settings: provision Mosquitto from the roster of stores and agents, check its config", load: async () => (await import('./broker-command.js')).configureBroker },
     ],
   },
   { title: 'Edge agent and on-site diagnostics (technicians):', commands: AGENT_COMMANDS },

@@ -25,6 +25,8 @@ export class Mosquitto {
     private readonly users?: Record<string, string>,
     /** TLS listener with these files; client certificates required when `requireCertificate`. */
     private readonly tls?: { ca: string; cert: string; key: string; requireCertificate: boolean },
+    /** More config lines (e.g. `omniloop broker provision`'s mosquitto.conf); they bring their own authentication. */
+    private readonly extraConf?: string,
   ) {}
 
   get url(): string {
@@ -44,7 +46,8 @@ export class Mosquitto {
       writeFileSync(pw, '');
       for (const [u, p] of Object.entries(this.users)) spawnSync('mosquitto_passwd', ['-b', pw, u, p]);
       text += `allow_anonymous false\npassword_file ${pw}\n`;
-    } else text += 'allow_anonymous true\n';
+    } else if (this.extraConf === undefined) text += 'allow_anonymous true\n';
+    if (this.extraConf !== undefined) text += this.extraConf;
     writeFileSync(conf, text);
     this.proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
@@ -52,6 +55,11 @@ export class Mosquitto {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error('mosquitto did not start');
+  }
+
+  /** SIGHUP: Mosquitto reads its password and ACL files again (and disconnects users no longer in them). */
+  reload(): void {
+    this.proc?.kill('SIGHUP');
   }
 
   /** SIGTERM: a clean stop that saves sessions; SIGKILL: a crash. */
