@@ -34,6 +34,8 @@ export interface PublisherOptions {
   metricsIntervalMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** After the broker refuses a batch (PUBACK reason ≥ 0x80, e.g. 135 not authorized): wait this long before sending again (default 30 s). */
+  refusedRetryMs?: number;
   /** Extra fields for the status and metrics messages (buffer depth, counters...). */
   describe?: () => Record<string, unknown>;
   /**
@@ -58,6 +60,11 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private metricsTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   published = 0;
+  /** Batches the broker refused with a reason code (they stay in the outbox and are sent again later). */
+  refused = 0;
+  /** Sending waits until then after a refusal: a broker that refuses everything is not hammered. */
+  private pausedUntil = 0;
+  private refusedLoggedMs = -Infinity;
   lastError: string | null = null;
 
   constructor(
@@ -135,7 +142,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   /** New rows are in the outbox: send what the in-flight window allows. */
   pump(): void {
     const client = this.client;
-    if (!client?.connected || this.stopping) return;
+    if (!client?.connected || this.stopping || Date.now() < this.pausedUntil) return;
     const room = (this.opts.maxInFlight ?? 16) - this.inFlight.size;
     if (room <= 0) return;
     const id = this.opts.identity;
@@ -153,6 +160,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       client.publish(agentTopic(id, row.kind), payload, { qos: 1 }, (err) => {
         const sentAt = this.inFlight.get(row.seq);
         if (err) {
+          const code = (err as Error & { code?: unknown }).code;
+          if (typeof code === 'number' && code >= 0x80) return this.onRefused(row.seq, code, err.message);
           this.log.warn({ seq: row.seq, err: err.message }, 'publish failed; will retry');
           return;
         }
@@ -168,6 +177,25 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         this.emit('published', row.seq, sentAt === undefined ? 0 : Date.now() - sentAt);
         this.pump();
       });
+    }
+  }
+
+  /**
+   * The broker answered with a failure reason (MQTT 5): mqtt.js forgets the message, so it must leave the
+   * in-flight window too (else a few refusals fill the window and nothing is sent until a reconnect). The
+   * row stays in the outbox and is sent again after refusedRetryMs, from its place in the order.
+   */
+  private onRefused(seq: number, code: number, message: string): void {
+    this.inFlight.delete(seq);
+    this.refused++;
+    if (seq <= this.lastSentSeq) this.lastSentSeq = seq - 1;
+    const wait = this.opts.refusedRetryMs ?? 30_000;
+    this.pausedUntil = Date.now() + wait;
+    setTimeout(() => this.pump(), wait).unref();
+    const now = Date.now();
+    if (now - this.refusedLoggedMs >= 60_000) {
+      this.refusedLoggedMs = now;
+      this.log.error({ seq, reasonCode: code, refused: this.refused }, `the broker refused a batch (${message}): check its ACL for this agent (\`omniloop doctor\`, broker-rights); the batch stays in the outbox and is sent again in ${Math.round(wait / 1000)} s`);
     }
   }
 
@@ -203,7 +231,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private publishMetrics(): void {
     if (!this.client?.connected) return;
     const id = this.opts.identity;
-    const body = { tenant: id.tenant, store: id.store, agent: id.agent, ts: Date.now(), published: this.published, ...this.opts.describe?.() };
+    const body = { tenant: id.tenant, store: id.store, agent: id.agent, ts: Date.now(), published: this.published, refused: this.refused, ...this.opts.describe?.() };
     this.client.publish(agentTopic(id, 'metrics'), JSON.stringify(body), { qos: 0 });
   }
 

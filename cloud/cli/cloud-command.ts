@@ -1,4 +1,5 @@
 /** HQ's commands: run the consumer, look at what it stored. */
+import { consumerClientId } from '../ingest/client-id.js';
 import type { Command } from 'commander';
 import { createLogger } from '../../shared/log.js';
 import { formatTable, notice, printJson, printLine } from '../../shared/cli/output.js';
@@ -34,7 +35,7 @@ export function configureCloud(cloud: Command): void {
       // The API token too: a missing, open or malformed token file stops the start before anything runs.
       const apiToken = cfg.api ? readTokenFile(cfg.api.tokenFile, 'api.tokenFile') : null;
       const store = await openCloudStore(cfg);
-      const consumer = new Consumer(cfg, store, log, cfg.broker.clientId ?? `omniloop-cloud-${cfg.group}-${hostname()}-${flags.instance}`);
+      const consumer = new Consumer(cfg, store, log, cfg.broker.clientId ?? consumerClientId(cfg.group, hostname(), flags.instance, await store.profileKey()));
       await consumer.start();
       let activation: InstanceType<typeof ActivationPusher> | null = null;
       if (cfg.activation.intervalSeconds > 0) {

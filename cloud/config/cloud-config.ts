@@ -20,6 +20,11 @@ export const cloudConfigSchema = z
     sharedSubscription: z.boolean().default(true),
     /** Consumers with the same group split the stream between them. */
     group: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'group must be 1-64 characters of a-z, 0-9, _ and -').default('omniloop-cloud'),
+    /**
+     * How long the broker keeps a consumer's session and queue while HQ is away (MQTT 5 session expiry).
+     * An hour lost everything queued during a longer outage; a week by default, up to 90 days.
+     */
+    sessionExpiryHours: z.number().int().min(1).max(2160).default(168),
     database: z
       .union([
         z.object({ sqlite: z.string().min(1) }).strict(),

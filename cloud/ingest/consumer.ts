@@ -37,7 +37,7 @@ export class Consumer {
       ...brokerOptions(b, this.clientId),
       clean: false,
       reconnectPeriod: 1000,
-      ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+      ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: this.cfg.sessionExpiryHours * 3600 } } : {}),
     };
     const client = mqtt.connect(b.url, opts);
     this.client = client;
