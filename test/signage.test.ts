@@ -20,8 +20,13 @@ import { PcapWriter } from '../scripts/lib/capture-writer.js';
 import { concat, probeRequest, radiotapHeader } from '../scripts/lib/frames.js';
 import { Mosquitto, freePort } from './helpers/mosquitto.js';
 import { ROOT } from './helpers/cli.js';
+import { testControlKeys } from './helpers/control-keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-signage-'));
+/** The page's globals the waits read (the tests compile without the DOM library). */
+type PageGlobals = { document: { getElementById(id: string): { dataset: Record<string, string | undefined>; textContent: string | null } | null } };
+/** HQ's control key: the agent applies only segments pushes it signed. */
+const keys = testControlKeys();
 const OUT = join(ROOT, 'test-output');
 const TOKEN = 'signage-token-of-the-store';
 const SECRET = Buffer.alloc(32, 3);
@@ -36,7 +41,7 @@ beforeAll(async () => {
   mkdirSync(OUT, { recursive: true });
   broker = new Mosquitto(await freePort());
   await broker.start();
-  const cfg = agentConfigSchema.parse({ tenant: 'acme', store: 'berlin-1', agent: 'ap-1', keyFile: 'unused', outbox: { path: join(dir, 'outbox.db') }, status: { port: 0 }, broker: { url: broker.url }, storeApi: { tokenFile: 'unused', k: 3 } });
+  const cfg = agentConfigSchema.parse({ tenant: 'acme', store: 'berlin-1', agent: 'ap-1', keyFile: 'unused', outbox: { path: join(dir, 'outbox.db') }, status: { port: 0 }, broker: { url: broker.url }, storeApi: { tokenFile: 'unused', k: 3 }, control: { publicKeys: [keys.publicKey] } });
   const pseudo = new Pseudonymizer({ secret: SECRET, tenant: 'acme', timezone: 'UTC' });
   agent = new Agent(cfg, pseudo, createLogger('test', 'silent'), { linkKey: deriveLinkKey(SECRET, 'acme') });
   api = new StoreApi(agent, TOKEN, createLogger('test', 'silent'));
@@ -52,7 +57,8 @@ beforeAll(async () => {
   const push = { schema: SEGMENTS_SCHEMA, tenant: 'acme', store: 'berlin-1', epoch: '2026-11-23', ts: Date.now(), cids: Object.fromEntries([...cids.slice(0, 4).map((c) => [c, ['regulars']]), [cids[4], ['new']]]) };
   const pub = mqtt.connect(broker.url);
   await new Promise((r) => pub.once('connect', r));
-  await pub.publishAsync('omniloop/v1/acme/berlin-1/control/segments', JSON.stringify(push), { qos: 1, retain: true });
+  const topic = 'omniloop/v1/acme/berlin-1/control/segments';
+  await pub.publishAsync(topic, keys.signer.seal(topic, JSON.stringify(push)), { qos: 1, retain: true });
   await pub.endAsync();
   for (let i = 0; i < 100 && agent.segments.updatedMs === null; i++) await new Promise((r) => setTimeout(r, 20));
   await agent.replay(file, 'max');
@@ -72,7 +78,8 @@ describe('signage page', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${base}/signage/#token=${TOKEN}&poll=1000`);
-    await page.waitForFunction("document.getElementById('screen').dataset.playlist === 'regulars'", null, { timeout: 10_000 });
+    // A function, not a string: the page's CSP (script-src 'self') refuses eval of a string predicate.
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('screen')?.dataset.playlist === 'regulars', null, { timeout: 10_000 });
     expect(await page.textContent('h1')).toBe('Members save 10% today');
     expect(await page.textContent('#why')).toBe('store: 6 people now — playing "regulars"');
     // 1 newcomer and 1 unknown person are fewer than k = 3: not shown as numbers.
@@ -86,7 +93,7 @@ describe('signage page', () => {
   it('falls back to the default playlist with a wrong token, and says why', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/signage/#token=not-the-token&poll=1000`);
-    await page.waitForFunction("/not authorized/.test(document.getElementById('why').textContent)", null, { timeout: 10_000 });
+    await page.waitForFunction(() => /not authorized/.test((globalThis as unknown as PageGlobals).document.getElementById('why')?.textContent ?? ''), null, { timeout: 10_000 });
     expect(await page.getAttribute('#screen', 'data-playlist')).toBe('default');
     await page.close();
   });
