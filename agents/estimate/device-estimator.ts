@@ -324,27 +324,37 @@ export class EphemeralDeviceEstimator {
     return { tracks: this.maxTracks - this.tFreeN, chains: this.maxChains - this.cFreeN, groups: this.groupHead.size };
   }
 
-  add(o: Observation): void {
+  /**
+   * One frame. True when its address was not in the estimator's table (or is of a class it does not
+   * track): a caller counting distinct addresses need only look up those (the summary does), since every
+   * address in the table was new to it once.
+   */
+  add(o: Observation): boolean {
     const cls = o.addressClass;
     let kind: number;
     if (cls === AddressClass.WifiRandomized && o.source === Source.Wifi) kind = WIFI;
     else if ((cls === AddressClass.BleRpa || cls === AddressClass.BleNrpa) && o.source === Source.Ble) kind = BLE;
-    else return;
+    else return true;
     const t = o.tsMs;
     if (t > this.now) this.now = t;
     if (this.windowStart !== this.windowStart) this.windowStart = t;
     const mac = o.mac;
     let s: number;
+    let fresh = false;
     if (mac === this.lastMac && kind === this.lastKind) s = this.lastSlot;
     else {
       s = this.lookup(mac, kind);
-      if (s < 0) s = this.newTrack(o, kind);
+      if (s < 0) {
+        s = this.newTrack(o, kind);
+        fresh = true;
+      }
       this.lastMac = mac;
       this.lastKind = kind;
       this.lastSlot = s;
     }
     this.onFrame(s, o);
     if (this.now >= this.nextHousekeep) this.housekeep();
+    return fresh;
   }
 
   /** Devices present in the window that ends at endMs, and how many of them are new. */
