@@ -126,7 +126,9 @@ async function main(): Promise<void> {
   estimateAccuracyBench();
   await agentBench(results);
   cloudBench(results);
+  jetstreamBench(results);
   graphBench(results);
+  graphStoreBench(results);
   activationBench(results);
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 1) + '\n');
 }
@@ -221,6 +223,33 @@ function cloudBench(results: Record<string, unknown>): void {
   }
 }
 
+/**
+ * Cloud ingest from JetStream (issue 15): a 3-node nats-server cluster (R3), agents' ~50-sighting
+ * batches, 1, 2 and 4 HQ processes sharing the durable with group commit into PostgreSQL, beside the
+ * single-message MQTT path. Target: >= 20k sightings/s per consumer. Alone: dist/scripts/bench/jetstream-worker.js.
+ */
+function jetstreamBench(results: Record<string, unknown>): void {
+  console.log('\nomniloop benchmark — cloud ingest from JetStream: 3-node cluster (R3), batches of 50 sightings, PostgreSQL');
+  if (spawnSync('sh', ['-c', 'command -v nats-server']).status !== 0) {
+    console.log('  nats-server is not installed: skipped');
+    return;
+  }
+  const pg = process.env.OMNILOOP_BENCH_PG ?? 'postgres://root@127.0.0.1:5432/test';
+  const r = spawnSync(process.execPath, [join(HERE, 'bench', 'jetstream-worker.js'), pg], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`  skipped (${r.stderr.trim().split('\n').pop()})`);
+    return;
+  }
+  const runs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string; consumers: number; batches: number; sightingsPerSec: number; perConsumer: number[]; perTransaction?: number });
+  results.jetstream = runs;
+  const base = runs.find((x) => x.path === 'mqtt');
+  if (base) console.log(`  baseline, MQTT (Mosquitto), 1 consumer, one message per transaction: ${fmt(base.sightingsPerSec).padStart(7)} sightings/s`);
+  for (const x of runs.filter((y) => y.path === 'jetstream')) {
+    const per = x.sightingsPerSec / x.consumers;
+    console.log(`  JetStream, ${x.consumers} consumer${x.consumers > 1 ? 's' : ' '}, ~${fmt(x.perTransaction ?? 0)} messages per transaction: ${fmt(x.sightingsPerSec).padStart(7)} sightings/s (${fmt(per)} per consumer; shares ${x.perConsumer.join('/')})${x.consumers === 1 ? `  target >= 20,000 per consumer: ${per >= 20_000 ? 'MET' : 'MISSED'}` : ''}`);
+  }
+}
+
 /** In-store activation (issue 5): a round for the devices present now, beside evaluating every profile. */
 function activationBench(results: Record<string, unknown>): void {
   const r = spawnSync(process.execPath, [join(HERE, 'bench', 'activation-worker.js')], { encoding: 'utf8' });
@@ -238,6 +267,23 @@ function graphBench(results: Record<string, unknown>): void {
   const g = JSON.parse(r.stdout) as { identifiers: number; edges: number; profiles: number; quarantined: number; ms: number; maxRssMb: number };
   results.graph = g;
   console.log(`\nomniloop benchmark — identity graph: ${fmt(g.identifiers)} identifiers, ${fmt(g.edges)} edges → ${fmt(g.profiles)} profiles (${g.quarantined} shared devices quarantined) in ${fmt(g.ms / 1000, 2)} s, peak RSS ${fmt(g.maxRssMb)} MB`);
+}
+
+/**
+ * The identity graph kept in the database (issue 15): 1M identifiers loaded through link ingest, then
+ * single link events, profile look-ups and the graph counts (OMNILOOP_BENCH_GRAPH_IDS for another size;
+ * alone: node dist/scripts/bench/graph-store-worker.js sqlite 1000000). Target: a link event ≤ 5 ms.
+ */
+function graphStoreBench(results: Record<string, unknown>): void {
+  const n = process.env.OMNILOOP_BENCH_GRAPH_IDS ?? '1000000';
+  const r = spawnSync(process.execPath, [join(HERE, 'bench', 'graph-store-worker.js'), 'sqlite', n], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`graph-store worker failed: ${r.stderr}`);
+  const g = JSON.parse(r.stdout) as { identifiers: number; edges: number; profiles: number; loadLinksPerSec: number; linkP50Ms: number; linkP95Ms: number; linkP99Ms: number; profileP50Ms: number; countsMs: number; hot: { people: number; inOrderP50Ms: number; lateP50Ms: number }[]; maxRssMb: number };
+  results.graphStore = g;
+  console.log(`
+omniloop benchmark — identity graph in the database (SQLite): ${fmt(g.identifiers)} identifiers, ${fmt(g.edges)} edges, ${fmt(g.profiles)} profiles, loaded at ${fmt(g.loadLinksPerSec)} links/s`);
+  console.log(`  a link event: p50 ${fmt(g.linkP50Ms, 2)} ms, p95 ${fmt(g.linkP95Ms, 2)} ms, p99 ${fmt(g.linkP99Ms, 2)} ms  target <= 5 ms: ${g.linkP95Ms <= 5 ? 'MET' : 'MISSED'}; a profile: ${fmt(g.profileP50Ms, 2)} ms; graph counts: ${fmt(g.countsMs)} ms`);
+  console.log(`  a link into one raw component of many people (a shared network token), in time order / delivered late: ${g.hot.map((h) => `${fmt(h.people)} people ${fmt(h.inOrderP50Ms, 1)} / ${fmt(h.lateP50Ms, 1)} ms`).join(', ')}; peak RSS ${fmt(g.maxRssMb)} MB`);
 }
 
 main().catch((err: Error) => {

@@ -5,7 +5,7 @@
  */
 import type { CloudStore } from '../store/cloud-store.js';
 import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
-import { tenantGraph } from '../identity/tenant-graph.js';
+import { profileLookup, profilesOfSightings } from '../identity/graph-reads.js';
 import { suppress } from './visits.js';
 import { sightingsOfPeriod } from './period.js';
 
@@ -21,11 +21,13 @@ export interface ReturningFigures {
 }
 
 export async function returningProfiles(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ReturningFigures> {
-  const g = await tenantGraph(store, tenant, rules);
+  const rows = await sightingsOfPeriod(store, tenant, from, to);
+  // The profiles of the period's devices only, from the stored graph.
+  const profileOf = await profilesOfSightings(await profileLookup(store, tenant, rules), rows);
   const days = new Map<string, Set<string>>();
   const stores = new Map<string, Set<string>>();
-  for (const r of await sightingsOfPeriod(store, tenant, from, to)) {
-    const p = g.profileOf.get(`cid:${r.epoch}:${r.cid}`);
+  for (const r of rows) {
+    const p = profileOf.get(`cid:${r.epoch}:${r.cid}`);
     if (!p) continue;
     (days.get(p) ?? days.set(p, new Set()).get(p)!).add(r.epoch);
     (stores.get(p) ?? stores.set(p, new Set()).get(p)!).add(r.store);

@@ -10,8 +10,7 @@ import { buildVisits, suppress } from '../analytics/visits.js';
 import { dayFigures } from '../analytics/day-figures.js';
 import { findProfile } from '../identity/profiles.js';
 import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
-import { graphFigures } from '../identity/graph-figures.js';
-import { tenantGraph, tenantGraphAndEdges } from '../identity/tenant-graph.js';
+import { profileLookup, profilesOfSightings, tenantGraphFigures } from '../identity/graph-reads.js';
 import { agentHealth } from '../analytics/agent-health.js';
 import { storeFlows } from '../analytics/flows.js';
 import { periodProblem, sightingsOfPeriod } from '../analytics/period.js';
@@ -133,8 +132,9 @@ export class ApiServer {
       case '/v1/flows': {
         const t = tenant();
         const { from, to } = period();
-        const g = await tenantGraph(this.store, t, this.opts.rules ?? DEFAULT_GRAPH_RULES);
-        const flows = storeFlows(buildVisits(await sightingsOfPeriod(this.store, t, from, to)), (epoch, cid) => g.profileOf.get(`cid:${epoch}:${cid}`), k);
+        const rows = await sightingsOfPeriod(this.store, t, from, to);
+        const profileOf = await profilesOfSightings(await profileLookup(this.store, t, this.opts.rules ?? DEFAULT_GRAPH_RULES), rows);
+        const flows = storeFlows(buildVisits(rows), (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`), k);
         return send(res, 200, { tenant: t, from, to, ...flows });
       }
       case '/v1/returning': {
@@ -153,8 +153,7 @@ export class ApiServer {
       }
       case '/v1/graph': {
         const t = tenant();
-        const { graph, edges } = await tenantGraphAndEdges(this.store, t, this.opts.rules ?? DEFAULT_GRAPH_RULES);
-        return send(res, 200, { tenant: t, k, ...graphFigures(edges, graph, k) });
+        return send(res, 200, { tenant: t, k, ...(await tenantGraphFigures(this.store, t, this.opts.rules ?? DEFAULT_GRAPH_RULES, k)) });
       }
     }
     const m = /^\/v1\/profiles\/(p_[0-9a-f]{16})$/.exec(path);

@@ -35,8 +35,17 @@ export function configureCloud(cloud: Command): void {
       // The API token too: a missing, open or malformed token file stops the start before anything runs.
       const apiToken = cfg.api ? readTokenFile(cfg.api.tokenFile, 'api.tokenFile') : null;
       const store = await openCloudStore(cfg);
-      const consumer = new Consumer(cfg, store, log, cfg.broker.clientId ?? consumerClientId(cfg.group, hostname(), flags.instance, await store.profileKey()));
-      await consumer.start();
+      // A chain's JetStream cluster (one durable shared by every HQ process), or the broker's shared subscription.
+      const consumer =
+        cfg.stream.kind === 'jetstream'
+          ? new (await import('../ingest/jetstream-consumer.js')).JetStreamConsumer(cfg.stream, store, log, `omniloop-cloud-${hostname()}-${flags.instance}`)
+          : new Consumer(cfg, store, log, cfg.broker.clientId ?? consumerClientId(cfg.group, hostname(), flags.instance, await store.profileKey()));
+      try {
+        await consumer.start();
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
       let activation: InstanceType<typeof ActivationPusher> | null = null;
       if (cfg.activation.intervalSeconds > 0) {
         const client = await connectBroker(cfg, `activation-${flags.instance}`, true);
@@ -50,7 +59,7 @@ export function configureCloud(cloud: Command): void {
         const port = await api.start(cfg.api.port, cfg.api.host);
         log.info({ port }, 'HTTP API listening');
       }
-      log.info({ group: cfg.group }, 'consuming');
+      log.info(cfg.stream.kind === 'jetstream' ? { durable: cfg.stream.durable } : { group: cfg.group }, 'consuming');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());

@@ -7,9 +7,8 @@ import { graphRules, loadCloudConfig } from '../config/cloud-config.js';
 import { openCloudStore } from '../store/open-store.js';
 import { dayProblem } from '../segments/activity.js';
 import { latestDay, segmentCounts, segmentMembers } from '../segments/evaluate.js';
-import { tenantGraph } from '../identity/tenant-graph.js';
+import { profileLookup } from '../identity/graph-reads.js';
 import { audienceCsv, buildAudience, PLATFORMS, type Platform } from '../audience/audience.js';
-import { consentIndex } from '../identity/consent.js';
 import { writeFileAtomic } from '../audience/write-file.js';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -84,10 +83,12 @@ export function registerSegmentCommands(cloud: Command): void {
         const day = flags.day ?? (await latestDay(store, flags.tenant));
         const rules = graphRules(cfg);
         const ids = (await segmentMembers(store, flags.tenant, day, [rule], rules)).get(rule.name)!;
-        const g = await tenantGraph(store, flags.tenant, rules);
-        // Edges read after the graph: a withdrawal or erasure in between leaves a profile out, never in.
-        const consent = consentIndex(await store.edges(flags.tenant));
-        const a = buildAudience(platform, ids.map((id) => ({ id, members: g.profiles.get(id) ?? [] })), consent);
+        // The segment's profiles' members, then their people's edges: only what is exported is read. Edges
+        // read after the members: a withdrawal or erasure in between leaves a profile out, never in.
+        const look = await profileLookup(store, flags.tenant, rules);
+        const members = await look.members(ids);
+        const consent = await look.consent([...members.values()].flat());
+        const a = buildAudience(platform, ids.map((id) => ({ id, members: members.get(id) ?? [] })), consent);
         const out = resolve(flags.out ?? `audience-${flags.tenant}-${rule.name}-${platform}-${day}.csv`);
         const summary = { tenant: flags.tenant, segment: rule.name, day, format: platform, out, profiles: ids.length, rows: a.rows.length, exported: a.exported, noConsent: a.noConsent, noIdentifier: a.noIdentifier };
         const left = `left out: ${a.noConsent} without marketing consent, ${a.noIdentifier} without an identifier ${f.label} can use`;

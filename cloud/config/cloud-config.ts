@@ -10,9 +10,37 @@ import { formatIssues } from '../../shared/config/format-issues.js';
 import type { GraphRules } from '../identity/graph.js';
 import { segmentsSchema } from '../segments/rules.js';
 
+/**
+ * Where HQ consumes from. `mqtt` (the default): the broker's shared subscription, for a single site.
+ * `jetstream`: a chain's NATS cluster, whose MQTT listener stores agents' messages in a replicated
+ * stream; HQ's processes share one durable pull consumer and store many messages per transaction.
+ */
+const jetstreamSchema = z
+  .object({
+    kind: z.literal('jetstream'),
+    servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s]+$/, 'must be a URL such as nats://nats-1.example.com:4222')).min(1, 'list at least one NATS server (all of the cluster, ideally)'),
+    /** Every HQ process with this name shares the stream: each message goes to one of them. */
+    durable: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'durable must be 1-64 characters of A-Z, a-z, 0-9, _ and -').default('omniloop-hq'),
+    /** Messages per transaction (group commit); each is acknowledged only after its transaction commits. */
+    batch: z.number().int().min(1).max(5000).default(256),
+    /** Unacknowledged for this long (a consumer died mid-transaction), a message goes to another consumer. */
+    ackWaitSeconds: z.number().int().min(5).max(3600).default(60),
+    /** Messages out at once across all HQ processes: at least 2 × batch per process. */
+    maxAckPending: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Replicas of the stream when HQ creates it (the MQTT listener's default too: the cluster size, at most 3). */
+    replicas: z.number().int().min(1).max(5).default(3),
+    username: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    caFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type JetStreamSettings = z.infer<typeof jetstreamSchema>;
+
 export const cloudConfigSchema = z
   .object({
     broker: brokerSchema,
+    stream: z.discriminatedUnion('kind', [z.object({ kind: z.literal('mqtt') }).strict(), jetstreamSchema]).default({ kind: 'mqtt' }),
     /**
      * Subscribe as a member of a shared subscription ($share/<group>/...), so consumers of a group split
      * the stream; off for a broker without shared subscriptions (aedes, the demo's): one consumer.
@@ -105,6 +133,7 @@ export function loadCloudConfig(path: string): CloudConfig {
   const base = dirname(resolve(path));
   if ('sqlite' in cfg.database) cfg.database.sqlite = resolve(base, cfg.database.sqlite);
   resolveBrokerFiles(cfg.broker, base);
+  if (cfg.stream.kind === 'jetstream') for (const k of ['passwordFile', 'caFile'] as const) if (cfg.stream[k]) cfg.stream[k] = resolve(base, cfg.stream[k]!);
   if (cfg.api) cfg.api.tokenFile = resolve(base, cfg.api.tokenFile);
   for (const t of Object.values(cfg.tenants)) {
     if (t.linkKeyFile) t.linkKeyFile = resolve(base, t.linkKeyFile);

@@ -5,6 +5,7 @@
  */
 import { suppress } from '../analytics/visits.js';
 import { kindOf, type Edge, type IdentityGraph, type NodeKind, type RefusalReason } from './graph.js';
+import type { GraphCounts } from './stored-graph.js';
 
 export interface GraphFigures {
   /** Identifiers by kind; a kind with fewer than k is hidden (null): one hashed e-mail is one person. */
@@ -18,6 +19,11 @@ export interface GraphFigures {
 }
 
 export function graphFigures(edges: readonly Edge[], g: IdentityGraph, k: number): GraphFigures {
+  return figuresOfCounts(graphCounts(edges, g), k);
+}
+
+/** The counts of an in-memory graph, as the stored graph answers them with aggregate queries. */
+export function graphCounts(edges: readonly Edge[], g: IdentityGraph): GraphCounts {
   const identifiers: Record<NodeKind, number> = { cid: 0, hem: 0, hph: 0, loy: 0, net: 0 };
   const seen = new Set<string>();
   for (const e of edges) {
@@ -32,11 +38,23 @@ export function graphFigures(edges: readonly Edge[], g: IdentityGraph, k: number
   const bySize = new Map<number, number>();
   for (const members of g.profiles.values()) bySize.set(members.length, (bySize.get(members.length) ?? 0) + 1);
   return {
-    identifiers: Object.fromEntries(Object.entries(identifiers).map(([kind, n]) => [kind, suppress(n, k)])) as Record<NodeKind, number | null>,
+    identifiers,
     edges: edges.length,
-    profiles: suppress(g.profiles.size, k),
+    profiles: g.profiles.size,
     quarantinedDevices: g.quarantined.size,
     refused,
-    profileSizes: [...bySize].sort((a, b) => a[0] - b[0]).map(([size, n]) => ({ size, profiles: suppress(n, k) })),
+    profileSizes: [...bySize].sort((a, b) => a[0] - b[0]).map(([size, profiles]) => ({ size, profiles })),
+  };
+}
+
+/** The figures HQ shows, k-anonymous: a kind or a size with fewer than k is hidden. */
+export function figuresOfCounts(c: GraphCounts, k: number): GraphFigures {
+  return {
+    identifiers: Object.fromEntries(Object.entries(c.identifiers).map(([kind, n]) => [kind, suppress(n, k)])) as Record<NodeKind, number | null>,
+    edges: c.edges,
+    profiles: suppress(c.profiles, k),
+    quarantinedDevices: c.quarantinedDevices,
+    refused: c.refused,
+    profileSizes: c.profileSizes.map(({ size, profiles }) => ({ size, profiles: suppress(profiles, k) })),
   };
 }

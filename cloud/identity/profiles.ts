@@ -1,13 +1,13 @@
 /**
- * Profiles from the store: the tenant's identity graph built from its edges, and one profile's
+ * Profiles from the store: the tenant's identity graph as the database keeps it (graph-reads.ts), and one profile's
  * summary — its identifiers (all hashed), the days and stores its devices were seen in, its visits,
  * and its consent per purpose: the latest link event's decision, with when and where (consent.ts).
  */
 import type { CloudStore } from '../store/cloud-store.js';
 import { DEFAULT_GRAPH_RULES, type GraphRules, type NodeId } from './graph.js';
-import { tenantGraph, tenantGraphAndEdges } from './tenant-graph.js';
+import { profileConsent, profileLookup } from './graph-reads.js';
 import { buildVisits } from '../analytics/visits.js';
-import { consentFromIndex, granted, type ProfileConsent } from './consent.js';
+import { granted, type ProfileConsent } from './consent.js';
 
 export interface ProfileSummary {
   profile: string;
@@ -22,18 +22,17 @@ export interface ProfileSummary {
 }
 
 export async function findProfile(store: CloudStore, tenant: string, node: NodeId, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ProfileSummary | null> {
-  // The shared cached graph: a profile request no longer loads and builds the whole graph itself.
-  const cached = await tenantGraphAndEdges(store, tenant, rules);
-  const g = cached.graph;
-  const id = node.startsWith('p_') ? (g.profiles.has(node) ? node : undefined) : g.profileOf.get(node);
-  if (!id) return null;
-  const members = g.profiles.get(id)!;
+  // Two indexed look-ups: the node's profile, the profile's members. No graph is built.
+  const look = await profileLookup(store, tenant, rules);
+  const id = node.startsWith('p_') ? node : (await look.profileOf([node])).get(node);
+  const members = id ? (await look.members([id])).get(id) : undefined;
+  if (!id || !members) return null;
   const cids = members.filter((m) => m.startsWith('cid:')).map((m) => ({ day: m.slice(4, 14), cid: m.slice(15) }));
   const days = [...new Set(cids.map((c) => c.day))].sort();
   // Only the profile's devices, by index: not every sighting of every day it was seen on.
   const rows = await store.sightingsOfCids(tenant, cids.map((c) => ({ epoch: c.day, cid: c.cid })));
   const visits = buildVisits(rows);
-  const consent = consentFromIndex(members, cached.consent()); // the graph's index: not a pass over every edge per request
+  const consent = await profileConsent(look, members); // its people's edges only
   return {
     profile: id,
     identifiers: members.map((m) => ({ kind: m.slice(0, 3), value: m.slice(4) })),
@@ -51,9 +50,9 @@ export async function findProfile(store: CloudStore, tenant: string, node: NodeI
  * edge and sighting of it, leaving suppression entries so a replay cannot bring it back.
  */
 export async function eraseProfile(store: CloudStore, tenant: string, node: NodeId, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<{ identifiers: number; edges: number; sightings: number }> {
-  const g = await tenantGraph(store, tenant, rules); // checks the edges' version: never a stale graph
-  const id = node.startsWith('p_') ? node : g.profileOf.get(node);
-  const members = id && g.profiles.has(id) ? g.profiles.get(id)! : node.startsWith('p_') ? [] : [node];
+  const look = await profileLookup(store, tenant, rules); // the stored assignment: never stale
+  const id = node.startsWith('p_') ? node : (await look.profileOf([node])).get(node);
+  const members = (id && (await look.members([id])).get(id)) || (node.startsWith('p_') ? [] : [node]);
   const r = await store.erase(tenant, members);
   return { identifiers: members.length, ...r };
 }

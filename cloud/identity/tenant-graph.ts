@@ -1,15 +1,19 @@
 /**
- * A tenant's identity graph, cached per store and tenant and rebuilt only when the edges' fingerprint
+ * A tenant's identity graph built in memory from every edge — the canonical reference the stored graph
+ * (stored-graph.ts) is kept equal to, and what readers use under rules other than the database's
+ * (graph-reads.ts). It holds the whole graph: V8's Map limit ends it near 17M identifiers.
+ *
+ * Cached per store and tenant and rebuilt only when the edges' fingerprint
  * (store.edgesVersion) changes, so an erasure or an unmerge shows at the next call. Segments, returning
  * customers, flows, profiles and the API's graph figures share it; callers that ask while it is being
  * built wait for that one build (20 parallel profile requests used to build 20 graphs, issue 14,
  * finding 9). The edges stay with it, for consent and figures: the memory of one load, not one per request.
  * Profile ids are keyed with the database's profile key, per tenant.
  */
-import { createHmac } from 'node:crypto';
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildIdentityGraph, type Edge, type GraphRules, type IdentityGraph } from './graph.js';
 import { consentIndex, type ConsentIndex } from './consent.js';
+import { tenantKeyOf } from './stored-graph.js';
 
 export interface GraphAndEdges {
   graph: IdentityGraph;
@@ -45,7 +49,7 @@ const graphs = new WeakMap<CloudStore, Map<string, CachedGraph>>();
 
 /** The key a tenant's profile ids are made with: derived from the database's, so ids differ across tenants. */
 export async function tenantProfileKey(store: CloudStore, tenant: string): Promise<Uint8Array> {
-  return new Uint8Array(createHmac('sha256', await store.profileKey()).update(`omniloop/v1/profile-key|${tenant}`).digest());
+  return tenantKeyOf(await store.profileKey(), tenant);
 }
 
 function rulesKey(r: GraphRules): string {

@@ -4,12 +4,14 @@
  *     it reads only those devices' profiles' Consumer-IDs of the days within the longest window (one
  *     lookup per device-day), never the whole tenant;
  *   - segmentMembers: every profile of every segment (export, counts) — reads each day of the window.
- * Both share the tenant's identity graph, cached (identity/tenant-graph.ts): an erasure or an unmerge
- * shows at the next call.
+ * Both read the tenant's identity graph as the database keeps it (identity/graph-reads.ts): the
+ * profiles of the devices at hand and those profiles' members, so an erasure or an unmerge shows at the
+ * next call and no call loads the whole graph.
  */
 import type { CloudStore } from '../store/cloud-store.js';
 import type { GraphRules } from '../identity/graph.js';
-import { tenantGraph, type GraphFreshness } from '../identity/tenant-graph.js';
+import type { GraphFreshness } from '../identity/tenant-graph.js';
+import { profileLookup, profilesOfSightings } from '../identity/graph-reads.js';
 import { buildVisits, suppress, type SightingRow } from '../analytics/visits.js';
 import { daysBetween } from '../analytics/period.js';
 import { InputError } from '../../shared/errors.js';
@@ -34,28 +36,32 @@ export async function segmentsOfCids(store: CloudStore, tenant: string, day: str
   const out = new Map<string, string[]>(asked.map((c) => [c, []]));
   const within = longestWindow(rules);
   if (!asked.length || within === 0) return out;
-  const g = await tenantGraph(store, tenant, graphRules, fresh);
+  const look = await profileLookup(store, tenant, graphRules, fresh);
   const from = windowStart(day, within);
+  const members = await look.members([...new Set((await look.profileOf(asked.map((cid) => node(day, cid)))).values())]);
+  // Every member's profile: the asked devices' and their other devices' (a profile erased in between has none).
+  const profileOf = new Map<string, string>();
+  for (const [p, list] of members) for (const m of list) profileOf.set(m, p);
   const keys: { epoch: string; cid: string }[] = [];
   const seenProfiles = new Set<string>();
   for (const cid of asked) {
-    const p = g.profileOf.get(node(day, cid));
+    const p = profileOf.get(node(day, cid));
     if (!p) {
       keys.push({ epoch: day, cid });
       continue;
     }
     if (seenProfiles.has(p)) continue;
     seenProfiles.add(p);
-    for (const m of g.profiles.get(p)!) {
+    for (const m of members.get(p)!) {
       if (!m.startsWith('cid:')) continue;
       const epoch = m.slice(4, 14);
       if (epoch >= from && epoch <= day) keys.push({ epoch, cid: m.slice(15) });
     }
   }
   const rows = await store.sightingsOfCids(tenant, keys);
-  const bySubject = visitsBySubject(buildVisits(rows), (epoch, cid) => g.profileOf.get(node(epoch, cid)) ?? node(epoch, cid));
+  const bySubject = visitsBySubject(buildVisits(rows), (epoch, cid) => profileOf.get(node(epoch, cid)) ?? node(epoch, cid));
   for (const cid of asked) {
-    const visits = bySubject.get(g.profileOf.get(node(day, cid)) ?? node(day, cid));
+    const visits = bySubject.get(profileOf.get(node(day, cid)) ?? node(day, cid));
     if (visits) out.set(cid, segmentsOf(visits, day, rules));
   }
   return out;
@@ -67,13 +73,16 @@ export async function segmentMembers(store: CloudStore, tenant: string, day: str
   const out = new Map<string, string[]>(rules.map((r) => [r.name, []]));
   const within = longestWindow(rules);
   if (within === 0) return out;
-  const g = await tenantGraph(store, tenant, graphRules);
-  if (!g.profiles.size) return out;
+  const look = await profileLookup(store, tenant, graphRules);
   const rows: SightingRow[] = [];
+  const profileOf = new Map<string, string>();
   for (const d of daysBetween(windowStart(day, within), day)) {
-    for (const r of await store.sightingsOfDay(tenant, d)) if (g.profileOf.has(node(r.epoch, r.cid))) rows.push(r);
+    // A day's sightings at a time, and the profiles of that day's devices only: never the whole graph.
+    const sightings = await store.sightingsOfDay(tenant, d);
+    for (const [n, p] of await profilesOfSightings(look, sightings)) profileOf.set(n, p);
+    for (const r of sightings) if (profileOf.has(node(r.epoch, r.cid))) rows.push(r);
   }
-  const bySubject = visitsBySubject(buildVisits(rows), (epoch, cid) => g.profileOf.get(node(epoch, cid))!);
+  const bySubject = visitsBySubject(buildVisits(rows), (epoch, cid) => profileOf.get(node(epoch, cid))!);
   for (const [profile, visits] of [...bySubject].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     for (const name of segmentsOf(visits, day, rules)) out.get(name)!.push(profile);
   }

@@ -3,10 +3,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
+import type { StoredGraph } from '../identity/stored-graph.js';
 import type { LinksBatch } from '../../shared/wire/links-schema.js';
 
 /** 'conflict': a known batch id with other content; the first content stays, the conflict is counted. */
 export type IngestOutcome = 'stored' | 'duplicate' | 'conflict';
+
+/** A validated batch to store. */
+export type StoreRequest = { kind: 'sightings'; batch: SightingsBatch } | { kind: 'links'; batch: LinksBatch };
+
+/** One message of a group commit. */
+export type GroupItem = StoreRequest & { receivedMs: number };
+
+/** Per message of a group: its outcome, or `refused` (the database refused its content; the others are kept). */
+export type GroupOutcome = IngestOutcome | { refused: string };
 
 export interface AgentRow {
   tenant: string;
@@ -61,7 +71,18 @@ export interface CloudStore {
   ingestSightings(batch: SightingsBatch, receivedMs: number): Promise<IngestOutcome>;
   /** A link batch: its edges (with evidence and consent), idempotent by batch id like sightings. */
   ingestLinks(batch: LinksBatch, receivedMs: number): Promise<IngestOutcome>;
-  /** Every edge of a tenant, for building its identity graph. */
+  /**
+   * Group commit: many batches in one transaction, an outcome for each as if stored alone (a batch id twice
+   * in the group: the second is a duplicate or a conflict). A batch whose content the database refuses is
+   * `refused` with the error code and leaves the others stored; any other failure throws and stores none.
+   */
+  ingestGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]>;
+  /**
+   * The identity graph as the database keeps it (identity/stored-graph.ts): each identifier's profile,
+   * kept by ingestLinks, revokeBatch and erase in their own transactions.
+   */
+  readonly graph: StoredGraph;
+  /** Every edge of a tenant, for building its identity graph in memory (the reference, tests, other rules). */
   edges(tenant: string): Promise<(Edge & { marketing: boolean })[]>;
   /**
    * Erasure: deletes the edges touching `nodes`, the sightings of the cids among them, and records a

@@ -8,11 +8,13 @@ import { CheckError } from '../../shared/errors.js';
 import { redact, redactHead } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
-import type { Edge } from '../identity/graph.js';
+import type { Edge, GraphRules } from '../identity/graph.js';
+import { PostgresGraph, postgresGraphDdl, postgresGraphUpgrade } from './postgres-graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
-import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type GroupItem, type GroupOutcome, type IngestOutcome } from './cloud-store.js';
+import { writeGroup } from './postgres-group.js';
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const ddl = (s: string) => `
   CREATE SCHEMA IF NOT EXISTS ${s};
@@ -41,17 +43,35 @@ const ddl = (s: string) => `
     window_start bigint NOT NULL, window_end bigint NOT NULL, method text NOT NULL, wifi_present real NOT NULL, wifi_arrivals real NOT NULL,
     ble_present real NOT NULL, ble_arrivals real NOT NULL);
   CREATE INDEX IF NOT EXISTS estimates_by_day ON ${s}.estimates (tenant, epoch, store);
+  ${postgresGraphDdl(s)}
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
+
+/**
+ * A pooled client checked out for a transaction. pg reports a connection lost meanwhile (the database
+ * restarted, a network cut) as an 'error' event on the client, which with no listener ends the process;
+ * the query in flight, or the next one, fails with it anyway, and the message comes again.
+ */
+const onLostConnection = () => {};
+
+function checkin(c: pg.PoolClient): void {
+  c.removeListener('error', onLostConnection);
+  c.release();
+}
 
 export class PostgresCloudStore implements CloudStore {
   private profileKeyBytes: Promise<Uint8Array> | null = null;
+  /** The identity graph as stored, kept up to date by every write that adds or removes edges. */
+  readonly graph: PostgresGraph;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly s: string,
-  ) {}
+  ) {
+    this.graph = new PostgresGraph(pool, s, () => this.profileKey());
+  }
 
-  static async open(url: string, schema = 'omniloop'): Promise<PostgresCloudStore> {
+  /** `graphRules`: the identity rules to keep the graph for (the config's); without, the database's stay. */
+  static async open(url: string, schema = 'omniloop', graphRules?: GraphRules): Promise<PostgresCloudStore> {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     pool.on('error', () => {}); // an idle client's error surfaces on the next query
     try {
@@ -74,6 +94,8 @@ export class PostgresCloudStore implements CloudStore {
           await c.query(`ALTER TABLE ${schema}.batches ADD COLUMN IF NOT EXISTS digest text;
                          UPDATE ${schema}.meta SET value = '4' WHERE key = 'schema_version'`);
         }
+        // Version 5: the identity graph in the database (the DDL creates its tables); existing edges are replayed into it.
+        if (v < 5) await c.query(`${postgresGraphUpgrade(schema)} UPDATE ${schema}.meta SET value = '5' WHERE key = 'schema_version'`);
       } finally {
         await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
         c.release();
@@ -82,7 +104,14 @@ export class PostgresCloudStore implements CloudStore {
       await pool.end().catch(() => {});
       throw new CheckError(`cannot use PostgreSQL at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(err as Error).message}`);
     }
-    return new PostgresCloudStore(pool, schema);
+    const store = new PostgresCloudStore(pool, schema);
+    try {
+      await store.graph.open(graphRules);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw new CheckError(`cannot keep the identity graph in PostgreSQL at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(err as Error).message}`);
+    }
+    return store;
   }
 
   async ingestSightings(b: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
@@ -116,7 +145,7 @@ export class PostgresCloudStore implements CloudStore {
    * or a conflict when its digest differs), then lets `work` write its rows.
    */
   private async batchTx(batchRow: unknown[], work: (c: pg.PoolClient) => Promise<void>): Promise<IngestOutcome> {
-    const c = await this.pool.connect();
+    const c = await this.checkout();
     const s = this.s;
     try {
       await c.query('BEGIN');
@@ -135,7 +164,7 @@ export class PostgresCloudStore implements CloudStore {
       if ((err as { code?: string }).code === '23505') return await this.known(c, batchRow);
       throw err;
     } finally {
-      c.release();
+      checkin(c);
     }
   }
 
@@ -146,6 +175,29 @@ export class PostgresCloudStore implements CloudStore {
     const outcome = knownBatchOutcome((r.rows[0]?.digest as string | null | undefined) ?? null, digest as string);
     await c.query(`INSERT INTO ${s}.counters VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + 1`, [KNOWN_BATCH_COUNTER[outcome]]);
     return outcome;
+  }
+
+  private async checkout(): Promise<pg.PoolClient> {
+    const c = await this.pool.connect();
+    c.on('error', onLostConnection);
+    return c;
+  }
+
+  async ingestGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]> {
+    if (!items.length) return [];
+    const c = await this.checkout();
+    try {
+      await c.query('BEGIN');
+      const out = await writeGroup(c, this.s, items);
+      await this.graph.batchesStored(c, items.filter((it, i) => it.kind === 'links' && out[i] === 'stored').map((it) => it.batch));
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      checkin(c);
+    }
   }
 
   async ingestLinks(b: LinksBatch, receivedMs: number): Promise<IngestOutcome> {
@@ -178,6 +230,7 @@ export class PostgresCloudStore implements CloudStore {
           [b.tenant, b.batchId, b.store, as, bs, tss, consent],
         );
       }
+      await this.graph.batchesStored(c, [b]);
     });
   }
 
@@ -187,28 +240,44 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async revokeBatch(tenant: string, store: string, batchId: string): Promise<number> {
-    return (await this.pool.query(`DELETE FROM ${this.s}.edges WHERE tenant = $1 AND store = $2 AND batch_id = $3`, [tenant, store, batchId])).rowCount ?? 0;
+    const c = await this.checkout();
+    try {
+      await c.query('BEGIN');
+      const gone = (await c.query(`DELETE FROM ${this.s}.edges WHERE tenant = $1 AND store = $2 AND batch_id = $3 RETURNING a, b`, [tenant, store, batchId])).rows as { a: string; b: string }[];
+      await this.graph.removed(c, tenant, gone.flatMap((e) => [e.a, e.b]));
+      await c.query('COMMIT');
+      return gone.length;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      checkin(c);
+    }
   }
 
   async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
-    const c = await this.pool.connect();
+    const c = await this.checkout();
     const s = this.s;
     try {
       await c.query('BEGIN');
       let edges = 0;
       let sightings = 0;
+      const ends: string[] = [];
       for (const n of nodes) {
-        edges += (await c.query(`DELETE FROM ${s}.edges WHERE tenant = $1 AND (a = $2 OR b = $2)`, [tenant, n])).rowCount ?? 0;
+        const gone = (await c.query(`DELETE FROM ${s}.edges WHERE tenant = $1 AND (a = $2 OR b = $2) RETURNING a, b`, [tenant, n])).rows as { a: string; b: string }[];
+        edges += gone.length;
+        for (const e of gone) ends.push(e.a, e.b);
         if (n.startsWith('cid:')) sightings += (await c.query(`DELETE FROM ${s}.sightings WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)])).rowCount ?? 0;
         await c.query(`INSERT INTO ${s}.suppressed VALUES ($1, $2) ON CONFLICT DO NOTHING`, [suppressionDigest(tenant, n), Date.now()]);
       }
+      await this.graph.removed(c, tenant, ends);
       await c.query('COMMIT');
       return { edges, sightings };
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
-      c.release();
+      checkin(c);
     }
   }
 

@@ -6,10 +6,12 @@ import Database from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
 import { redact, redactHead } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
-import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type IngestOutcome } from './cloud-store.js';
+import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type GroupItem, type GroupOutcome, type IngestOutcome } from './cloud-store.js';
+import { faultCode, isMessageFault } from './db-faults.js';
 import type { SightingRow } from '../analytics/visits.js';
-import type { Edge } from '../identity/graph.js';
+import type { Edge, GraphRules } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
+import { SQLITE_GRAPH_MIGRATION, SqliteGraph } from './sqlite-graph.js';
 
 
 const MIGRATIONS = [
@@ -52,6 +54,8 @@ const MIGRATIONS = [
   `ALTER TABLE batches ADD COLUMN digest TEXT;`,
   // Settings of the database itself, such as the key profile ids are made with.
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // The identity graph kept in the database, each identifier with its component and profile (issue 15).
+  SQLITE_GRAPH_MIGRATION,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -66,8 +70,11 @@ export class SqliteCloudStore implements CloudStore {
   private readonly isSuppressed: Database.Statement;
   private readonly linksTx: Database.Transaction<(b: LinksBatch, ms: number) => IngestOutcome>;
   private profileKeyBytes: Uint8Array | null = null;
+  /** The identity graph as stored, kept up to date by every write that adds or removes edges. */
+  readonly graph: SqliteGraph;
 
-  constructor(readonly path: string) {
+  /** `graphRules`: the identity rules to keep the graph for (the config's); without, the database's stay. */
+  constructor(readonly path: string, graphRules?: GraphRules) {
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
@@ -116,8 +123,13 @@ export class SqliteCloudStore implements CloudStore {
         const [hub, ...rest] = nodes;
         for (const n of rest) insertEdge.run(b.tenant, hub, n, l.ts, b.batchId, b.store, l.consent?.marketing ? 1 : 0);
       }
+      this.graph.batchStored(b.tenant, b.store, b.batchId);
       return 'stored';
     });
+    // The key exists before any transaction that uses it: one made in a batch rolled back would be lost.
+    this.profileKeySync();
+    this.graph = new SqliteGraph(db, () => this.profileKeySync());
+    this.graph.open(graphRules);
   }
 
   /** A batch id already stored (inside the batch's transaction): a duplicate or a conflict, counted. */
@@ -131,13 +143,35 @@ export class SqliteCloudStore implements CloudStore {
     return this.linksTx.immediate(b, receivedMs);
   }
 
+  async ingestGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]> {
+    // Inside the group's transaction each batch's own transaction is a savepoint (better-sqlite3): a
+    // batch the database refuses is rolled back alone, the others stay.
+    return this.db
+      .transaction(() =>
+        items.map((it): GroupOutcome => {
+          try {
+            return it.kind === 'sightings' ? this.ingestTx(it.batch, it.receivedMs) : this.linksTx(it.batch, it.receivedMs);
+          } catch (err) {
+            if (isMessageFault(err)) return { refused: faultCode(err) };
+            throw err;
+          }
+        }),
+      )
+      .immediate();
+  }
+
   async edges(tenant: string): Promise<(Edge & { marketing: boolean })[]> {
     const rows = this.db.prepare('SELECT a, b, ts, batch_id AS batchId, store, marketing FROM edges WHERE tenant = ?').all(tenant) as (Edge & { marketing: number })[];
     return rows.map((r) => ({ ...r, marketing: r.marketing === 1 }));
   }
 
   async revokeBatch(tenant: string, store: string, batchId: string): Promise<number> {
-    return this.db.prepare('DELETE FROM edges WHERE tenant = ? AND store = ? AND batch_id = ?').run(tenant, store, batchId).changes;
+    const tx = this.db.transaction(() => {
+      const gone = this.db.prepare('DELETE FROM edges WHERE tenant = ? AND store = ? AND batch_id = ? RETURNING a, b').all(tenant, store, batchId) as { a: string; b: string }[];
+      this.graph.removed(tenant, gone.flatMap((e) => [e.a, e.b]));
+      return gone.length;
+    });
+    return tx.immediate();
   }
 
   async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
@@ -145,11 +179,16 @@ export class SqliteCloudStore implements CloudStore {
       let edges = 0;
       let sightings = 0;
       const now = Date.now();
+      const ends: string[] = [];
       for (const n of nodes) {
-        edges += this.db.prepare('DELETE FROM edges WHERE tenant = ? AND (a = ? OR b = ?)').run(tenant, n, n).changes;
+        // By either end's index: one statement with OR scanned every edge of the tenant for each node.
+        const gone = [...this.db.prepare('DELETE FROM edges WHERE tenant = ? AND a = ? RETURNING a, b').all(tenant, n), ...this.db.prepare('DELETE FROM edges WHERE tenant = ? AND b = ? RETURNING a, b').all(tenant, n)] as { a: string; b: string }[];
+        edges += gone.length;
+        for (const e of gone) ends.push(e.a, e.b);
         if (n.startsWith('cid:')) sightings += this.db.prepare('DELETE FROM sightings WHERE tenant = ? AND epoch = ? AND cid = ?').run(tenant, n.slice(4, 14), n.slice(15)).changes;
         this.db.prepare('INSERT OR IGNORE INTO suppressed VALUES (?, ?)').run(suppressionDigest(tenant, n), now);
       }
+      this.graph.removed(tenant, ends);
       return { edges, sightings };
     });
     return tx.immediate();
@@ -249,6 +288,10 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async profileKey(): Promise<Uint8Array> {
+    return this.profileKeySync();
+  }
+
+  private profileKeySync(): Uint8Array {
     // Whoever comes first makes it; every other process on the file reads that one. It never changes.
     if (!this.profileKeyBytes) {
       this.db.prepare("INSERT OR IGNORE INTO meta VALUES ('profile_key', ?)").run(newProfileKeyText());
