@@ -74,8 +74,8 @@ export interface GraphTables {
   relabel(moves: readonly { from: number; to: number }[]): Io<void>;
   /** The rows of the nodes of the components. */
   compNodes(comps: readonly number[]): Io<NodeRow[]>;
-  /** Every edge with both ends in one of the components, with that component. */
-  compEdges(comps: readonly number[]): Io<CompEdge[]>;
+  /** Every edge between two of these nodes of one component (rows as compNodes gives them), with that component. */
+  compEdges(nodes: readonly NodeRow[]): Io<CompEdge[]>;
   /** The rows of the members of each profile. */
   profileMembers(profiles: readonly string[]): Io<NodeRow[]>;
   setProfiles(changes: readonly ProfileChange[]): Io<void>;
@@ -351,8 +351,9 @@ function extend(comp: number, base: CompInfo, ends: readonly NodeRow[], members:
 /** Re-runs the canonical builder on components (their rows and merging edges, read in one go each). */
 function* rebuild(t: GraphTables, comps: readonly number[], u: Upkeep, changes: ProfileChange[], saves: CompRow[]): Step<void> {
   yield* io(t.flush()); // the relabelling and assignments just made
-  const nodes = groupBy(yield* io(t.compNodes(comps)), (r) => r.comp!);
-  const edges = groupBy(yield* io(t.compEdges(comps)), (e) => e.comp);
+  const rows = yield* io(t.compNodes(comps));
+  const nodes = groupBy(rows, (r) => r.comp!);
+  const edges = groupBy(yield* io(t.compEdges(rows)), (e) => e.comp);
   for (const c of comps) build(c, nodes.get(c) ?? [], edges.get(c) ?? [], u, changes, saves);
 }
 
@@ -381,7 +382,7 @@ function build(comp: number, nodes: readonly NodeRow[], edges: readonly Edge[], 
 function* resplit(t: GraphTables, comp: number, u: Upkeep): Step<void> {
   yield* io(t.flush());
   const nodes = yield* io(t.compNodes([comp]));
-  const edges = yield* io(t.compEdges([comp]));
+  const edges = yield* io(t.compEdges(nodes));
   const index = new Map(nodes.map((n, i) => [n.node, i]));
   const parent = Int32Array.from(nodes, (_, i) => i);
   const find = (i: number): number => {

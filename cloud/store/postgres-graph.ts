@@ -218,18 +218,15 @@ export class PostgresGraph implements StoredGraph {
       },
       compNodes: async (comps) => ((await q(`SELECT id, node, comp, profile, persons FROM ${s}.graph_nodes WHERE comp = ANY($1::bigint[])`, [comps])) as Row[]).map(nodeRow),
       profileMembers: async (profiles) => ((await q(`SELECT id, node, comp, profile, persons FROM ${s}.graph_nodes WHERE tenant = $1 AND profile = ANY($2)`, [tenant, profiles])) as Row[]).map(nodeRow),
-      compEdges: async (comps) =>
-        (
-          await q(
-            // Each node's edges by index (OFFSET 0 keeps the lateral a nested loop): with stale statistics the
-            // planner hashed the whole edges table for a component of a few hundred nodes (137 ms at 1M identifiers).
-            `SELECT e.a, e.b, e.ts, e.batch_id, e.store, n.comp FROM ${s}.graph_nodes n
-               CROSS JOIN LATERAL (SELECT x.a, x.b, x.ts, x.batch_id, x.store FROM ${s}.edges x WHERE x.tenant = n.tenant AND x.a = n.node OFFSET 0) e
-               JOIN ${s}.graph_nodes m ON m.tenant = n.tenant AND m.node = e.b
-              WHERE n.comp = ANY($1::bigint[]) AND m.comp = n.comp`,
-            [comps],
-          )
-        ).map((r): CompEdge => ({ ...edgeRow(r), comp: Number(r.comp) })),
+      // Plain index look-ups by one end, the other end checked here: left to join the nodes itself, with the
+      // statistics of a table that just grew, the planner hashed the whole edges table (137 ms for a component
+      // of a few hundred nodes at 1M identifiers) or scanned the tenant's nodes for every edge (minutes).
+      compEdges: async (nodes) => {
+        if (!nodes.length) return [];
+        const compOf = new Map(nodes.map((n) => [n.node, n.comp!]));
+        const rows = await q(`SELECT a, b, ts, batch_id, store FROM ${s}.edges WHERE tenant = $1 AND a = ANY($2::text[])`, [tenant, [...compOf.keys()]]);
+        return rows.filter((r) => compOf.get(r.b) === compOf.get(r.a)).map((r): CompEdge => ({ ...edgeRow(r), comp: compOf.get(r.a)! }));
+      },
       setProfiles: (changes) => {
         for (const x of changes) row(x.id).profile = x.profile;
       },

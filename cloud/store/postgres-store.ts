@@ -72,7 +72,8 @@ export class PostgresCloudStore implements CloudStore {
 
   /** `graphRules`: the identity rules to keep the graph for (the config's); without, the database's stay. */
   static async open(url: string, schema = 'omniloop', graphRules?: GraphRules): Promise<PostgresCloudStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    // No JIT: its compile of a cheap statement the planner misjudges (a table that just grew) took longer than the statement.
+    const pool = new pg.Pool({ connectionString: url, max: 4, options: '-c jit=off' });
     pool.on('error', () => {}); // an idle client's error surfaces on the next query
     try {
       const c = await pool.connect();

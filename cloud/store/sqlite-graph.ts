@@ -173,7 +173,7 @@ export class SqliteGraph implements StoredGraph {
       },
       compNodes: (comps) => comps.flatMap((c) => q.compNodes!.all(c) as NodeRow[]),
       profileMembers: (profiles) => profiles.flatMap((p) => q.profileNodes!.all(tenant, p) as NodeRow[]),
-      compEdges: (comps) => comps.flatMap((c) => q.compEdges!.all({ c }) as CompEdge[]),
+      compEdges: (nodes) => unique(nodes.map((n) => n.comp!)).flatMap((c) => q.compEdges!.all({ c }) as CompEdge[]),
       setProfiles: (changes) => {
         for (const c of changes) q.setProfile!.run(c.profile, c.id);
       },
@@ -274,6 +274,8 @@ export class SqliteGraph implements StoredGraph {
     })();
   }
 }
+
+const unique = <T>(xs: Iterable<T>) => [...new Set(xs)];
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
