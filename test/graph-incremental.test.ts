@@ -214,6 +214,11 @@ describe.each(list)('the stored identity graph on %s', (name, backend) => {
     const upgraded = await openWith(name, backend, 'upgrade', RULES);
     for (const t of TENANTS) expect(await expectCanonical(upgraded, t, `upgraded (${t})`)).toBeGreaterThan(0);
     await upgraded.close();
+    // A database with the graph but not yet its counters (SQLite 9, PostgreSQL 5) counts them on upgrade.
+    await dropCounters(name, 'upgrade');
+    const counted = await openWith(name, backend, 'upgrade', RULES);
+    for (const t of TENANTS) expect(await expectCanonical(counted, t, `counters upgraded (${t})`)).toBeGreaterThan(0);
+    await counted.close();
     // Other rules: the graph is recomputed for them, and the next open without rules keeps them.
     const looser: GraphRules = { blocked: new Set(), maxPersonsPerDevice: 5, maxComponentSize: 200 };
     const again = await openWith(name, backend, 'upgrade', looser);
@@ -233,19 +238,32 @@ async function openWith(backendName: string, backend: Backend, name: string, rul
 
 const schemaOf = (name: string) => `t_ginc_${name.replace(/[^a-z0-9]/g, '_')}_${process.pid}`;
 
-/** Drops what schema 9 (SQLite) / 5 (PostgreSQL) added, as a database of the previous version has it. */
+async function dropCounters(backendName: string, name: string): Promise<void> {
+  if (backendName === 'sqlite') {
+    const db = new Database(join(dir, `${name}.db`));
+    db.exec(`DROP TABLE graph_counts; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 1};`);
+    db.close();
+    return;
+  }
+  const c = new pg.Client(PG);
+  await c.connect();
+  await c.query(`DROP TABLE ${schemaOf(name)}.graph_counts; UPDATE ${schemaOf(name)}.meta SET value = '5' WHERE key = 'schema_version'`);
+  await c.end();
+}
+
+/** Drops what schemas 9–10 (SQLite) / 5–6 (PostgreSQL) added, as a database of the version before has it. */
 async function downgrade(backendName: string, name: string): Promise<void> {
   if (backendName === 'sqlite') {
     const db = new Database(join(dir, `${name}.db`));
-    db.exec(`DROP TABLE graph_nodes; DROP TABLE graph_comps; DROP INDEX edges_by_a; DROP INDEX edges_by_b; DROP INDEX edges_by_batch;
-             DELETE FROM meta WHERE key LIKE 'graph_%'; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 1};`);
+    db.exec(`DROP TABLE graph_nodes; DROP TABLE graph_comps; DROP TABLE graph_counts; DROP INDEX edges_by_a; DROP INDEX edges_by_b; DROP INDEX edges_by_batch;
+             DELETE FROM meta WHERE key LIKE 'graph_%'; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 2};`);
     db.close();
     return;
   }
   const c = new pg.Client(PG);
   await c.connect();
   const s = schemaOf(name);
-  await c.query(`DROP TABLE ${s}.graph_nodes; DROP TABLE ${s}.graph_comps; DROP INDEX ${s}.edges_by_a; DROP INDEX ${s}.edges_by_b; DROP INDEX ${s}.edges_by_batch;
+  await c.query(`DROP TABLE ${s}.graph_nodes; DROP TABLE ${s}.graph_comps; DROP TABLE ${s}.graph_counts; DROP INDEX ${s}.edges_by_a; DROP INDEX ${s}.edges_by_b; DROP INDEX ${s}.edges_by_batch;
                  DELETE FROM ${s}.meta WHERE key LIKE 'graph_%'; UPDATE ${s}.meta SET value = '4' WHERE key = 'schema_version'`);
   await c.end();
 }

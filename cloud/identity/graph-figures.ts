@@ -22,7 +22,7 @@ export function graphFigures(edges: readonly Edge[], g: IdentityGraph, k: number
   return figuresOfCounts(graphCounts(edges, g), k);
 }
 
-/** The counts of an in-memory graph, as the stored graph answers them with aggregate queries. */
+/** The counts of an in-memory graph, as the stored graph answers them (its counters and bounded queries). */
 export function graphCounts(edges: readonly Edge[], g: IdentityGraph): GraphCounts {
   const identifiers: Record<NodeKind, number> = { cid: 0, hem: 0, hph: 0, loy: 0, net: 0 };
   const seen = new Set<string>();

@@ -52,7 +52,7 @@ export async function profileConsent(look: ProfileLookup, members: readonly Node
   return consentFromIndex(members, await look.consent(members));
 }
 
-/** The /v1/graph figures, k-anonymous: aggregate queries on the stored graph. */
+/** The /v1/graph figures, k-anonymous: the stored graph's counters, kept by every change. */
 export async function tenantGraphFigures(store: CloudStore, tenant: string, rules: GraphRules, k: number): Promise<GraphFigures> {
   if (await storedFor(store, rules)) return figuresOfCounts(await store.graph.counts(tenant), k);
   const { graph, edges } = await tenantGraphAndEdges(store, tenant, rules);

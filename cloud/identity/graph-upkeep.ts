@@ -14,12 +14,16 @@
  * other two per raw component.
  *
  * What a change costs. A link event merges the raw components of its ends (the smaller relabelled into
- * the larger) and rebuilds the one component it lands in: its rows and merging edges, read by index.
- * An unmerge or an erasure re-splits the components of the nodes that lost edges (the same read, and a
- * union-find over it). Quarantined devices and blocked values never join a raw component, so a store
- * tablet that hundreds of people used connects nothing; a raw component that is large anyway (a hot
- * network token or e-mail that is not blocked) is read whole on every event that touches it: that is
- * where this breaks down (README), and blocking the value is the cure.
+ * the larger). When its edges are later than every edge of those components — events arrive about in
+ * time order — the builder's state before them is the stored profiles, so they are applied to those
+ * (extend): only the profiles they touch are read. Otherwise the component is rebuilt: its rows and
+ * merging edges, read by index, through buildIdentityGraph. An unmerge or an erasure re-splits the
+ * components of the nodes that lost edges (the same read, and a union-find over it). Quarantined devices
+ * and blocked values never join a raw component, so a store tablet that hundreds of people used connects
+ * nothing; a raw component that is large anyway (a network token or an e-mail many share, not blocked)
+ * costs its whole size only when an event into it comes late or an edge of it goes: that is where this
+ * breaks down (README), and blocking the value is the cure. Each change also moves the counters of
+ * /v1/graph (COUNTER), from what it already read.
  *
  * The code runs against GraphTables, synchronous (SQLite, inside better-sqlite3's transaction) or
  * asynchronous (PostgreSQL): written once as generators, driven by runSync or runAsync.
@@ -37,6 +41,8 @@ export interface NodeRow {
   comp: number | null;
   profile: string | null;
   persons: number;
+  /** Set by ensureNodes on the rows it inserted. */
+  fresh?: boolean;
 }
 
 export interface EndPoints {
@@ -81,8 +87,10 @@ export interface GraphTables {
   setProfiles(changes: readonly ProfileChange[]): Io<void>;
   /** Every edge touching one of the nodes (a freed shared device's, to merge now). */
   edgesOf(nodes: readonly NodeId[]): Io<EndPoints[]>;
-  /** Deletes the rows of those nodes no edge touches any more (at once). */
-  dropOrphans(nodes: readonly NodeId[]): Io<void>;
+  /** Deletes the rows of those nodes no edge touches any more (at once); returns them as they were. */
+  dropOrphans(nodes: readonly NodeId[]): Io<NodeRow[]>;
+  /** Adds to the tenant's counters (the figures of /v1/graph): identifiers by kind, edges, profiles by size, refusals. */
+  addCounts(deltas: ReadonlyMap<string, number>): Io<void>;
   /** Sends the writes that wait. */
   flush(): Io<void>;
 }
@@ -99,6 +107,45 @@ export interface Upkeep {
 
 /** How components were brought up to date in this process: tests see both paths taken. */
 export const upkeepPaths = { extended: 0, rebuilt: 0 };
+
+/**
+ * The counters a change moves, so /v1/graph reads a few rows instead of every node: `id:<kind>`,
+ * `edges`, `size:<members>` (profiles of that size), `refused:loyalty`, `refused:size`.
+ */
+export const COUNTER = {
+  identifiers: (n: NodeId) => `id:${n.slice(0, 3)}`,
+  edges: 'edges',
+  size: (k: number) => `size:${k}`,
+  refusedLoyalty: 'refused:loyalty',
+  refusedSize: 'refused:size',
+} as const;
+
+class Tally {
+  readonly deltas = new Map<string, number>();
+  add(key: string, n: number): void {
+    if (n) this.deltas.set(key, (this.deltas.get(key) ?? 0) + n);
+  }
+  /** Profiles of the sizes `before` are gone, profiles of the sizes `after` are there. */
+  profiles(before: Iterable<number>, after: Iterable<number>): void {
+    for (const k of before) this.add(COUNTER.size(k), -1);
+    for (const k of after) this.add(COUNTER.size(k), 1);
+  }
+  refusals(before: { refusedLoyalty: number; refusedSize: number }, after: { refusedLoyalty: number; refusedSize: number }): void {
+    this.add(COUNTER.refusedLoyalty, after.refusedLoyalty - before.refusedLoyalty);
+    this.add(COUNTER.refusedSize, after.refusedSize - before.refusedSize);
+  }
+  *write(t: GraphTables): Step<void> {
+    for (const [k, n] of this.deltas) if (n === 0) this.deltas.delete(k);
+    if (this.deltas.size) yield* io(t.addCounts(this.deltas));
+  }
+}
+
+/** Sizes of the profiles among rows (every member of each is among them). */
+function profileSizes(rows: Iterable<NodeRow>): number[] {
+  const n = new Map<string, number>();
+  for (const r of rows) if (r.profile !== null) n.set(r.profile, (n.get(r.profile) ?? 0) + 1);
+  return [...n.values()];
+}
 
 function* io<T>(x: Io<T>): Step<T> {
   return (yield x) as T;
@@ -140,45 +187,54 @@ const unique = <T>(xs: Iterable<T>) => [...new Set(xs)];
  */
 export function* edgesAdded(t: GraphTables, edges: readonly Edge[], u: Upkeep): Step<void> {
   if (!edges.length) return;
+  const tally = new Tally();
+  tally.add(COUNTER.edges, edges.length);
   const names = unique(edges.flatMap((e) => [e.a, e.b]));
-  let rows = byNode(yield* io(t.ensureNodes(names)));
+  const ensured = yield* io(t.ensureNodes(names));
+  for (const r of ensured) if (r.fresh) tally.add(COUNTER.identifiers(r.node), 1);
+  let rows = byNode(ensured);
   // A device that gains a person may cross the limit; one already over it stays over it.
   const gaining = unique(edges.flatMap((e) => [[e.a, e.b], [e.b, e.a]]).filter(([d, p]) => isDevice(d!) && isPerson(p!) && !quarantined(rows.get(d!)!, u.rules)).map(([d]) => d!));
   if (gaining.length) {
     const { newlyQuarantined } = yield* recount(t, rows, gaining, u);
-    const leaving = newlyQuarantined.map((d) => rows.get(d)!).filter((r) => r.comp !== null);
+    const leaving = newlyQuarantined.map((d) => ({ ...rows.get(d)! })).filter((r) => r.comp !== null);
     if (leaving.length) {
       // A newly shared device leaves its component, which may fall apart without it.
       yield* io(t.assign(leaving.map((r) => ({ id: r.id, comp: null }))));
       yield* io(t.setProfiles(leaving.filter((r) => r.profile !== null).map((r) => ({ id: r.id, profile: null }))));
-      for (const c of unique(leaving.map((r) => r.comp!))) yield* resplit(t, c, u);
+      for (const c of unique(leaving.map((r) => r.comp!))) yield* resplit(t, c, u, tally, leaving.filter((r) => r.comp === c));
       yield* io(t.flush());
       rows = byNode(yield* io(t.nodes(names)));
     }
   }
-  yield* merge(t, rows, edges, u);
+  yield* merge(t, rows, edges, u, tally);
+  yield* tally.write(t);
   yield* io(t.flush());
 }
 
 /**
- * Edges gone (already deleted from the edges table), given by their ends: nodes left without edges go,
- * the components they were in are split again, and a device no longer shared merges now.
+ * Edges gone (already deleted from the edges table), given by their ends (a, b of each): nodes left
+ * without edges go, the components they were in are split again, and a device no longer shared merges now.
  */
 export function* edgesRemoved(t: GraphTables, ends: readonly NodeId[], u: Upkeep): Step<void> {
   const names = unique(ends);
   if (!names.length) return;
+  const tally = new Tally();
+  tally.add(COUNTER.edges, -ends.length / 2);
   const rows = byNode(yield* io(t.nodes(names)));
   const comps = unique([...rows.values()].filter((r) => r.comp !== null).map((r) => r.comp!));
   const { freed } = yield* recount(t, rows, names.filter((n) => isDevice(n) && rows.has(n)), u);
-  yield* io(t.dropOrphans(names));
-  for (const c of comps) yield* resplit(t, c, u);
+  const gone = yield* io(t.dropOrphans(names));
+  for (const r of gone) tally.add(COUNTER.identifiers(r.node), -1);
+  for (const c of comps) yield* resplit(t, c, u, tally, gone.filter((r) => r.comp === c));
   if (freed.length) {
     // Its edges are old ones: merged now, they are no extension of anything, so the components are rebuilt.
     yield* io(t.flush());
     const edges = yield* io(t.edgesOf(freed));
     const now = byNode(yield* io(t.nodes(unique(edges.flatMap((e) => [e.a, e.b])))));
-    yield* merge(t, now, edges, u);
+    yield* merge(t, now, edges, u, tally);
   }
+  yield* tally.write(t);
   yield* io(t.flush());
 }
 
@@ -209,7 +265,7 @@ function* recount(t: GraphTables, rows: Map<NodeId, NodeRow>, devices: readonly 
  * each resulting component's profiles up to date: extended when the new edges (with their times) all
  * come after its edges, rebuilt otherwise. Every step is one call for all the components of the batch.
  */
-function* merge(t: GraphTables, rows: Map<NodeId, NodeRow>, edges: readonly (EndPoints | Edge)[], u: Upkeep): Step<void> {
+function* merge(t: GraphTables, rows: Map<NodeId, NodeRow>, edges: readonly (EndPoints | Edge)[], u: Upkeep, tally: Tally): Step<void> {
   const merging = edges.filter((e) => e.a !== e.b && joins(rows.get(e.a)!, u.rules) && joins(rows.get(e.b)!, u.rules));
   if (!merging.length) return;
   // A union-find over today's components; a node alone stands for itself.
@@ -283,10 +339,14 @@ function* merge(t: GraphTables, rows: Map<NodeId, NodeRow>, edges: readonly (End
     const members = profiles.length ? yield* io(t.profileMembers(profiles)) : [];
     const byProfile = new Map<string, NodeRow[]>();
     for (const r of members) (byProfile.get(r.profile!) ?? byProfile.set(r.profile!, []).get(r.profile!)!).push(r);
-    for (const g of fast) extend(g.target, g.base, [...g.rows], byProfile, g.edges as Edge[], u, changes, saves);
+    for (const g of fast) extend(g.target, g.base, [...g.rows], byProfile, g.edges as Edge[], u, changes, saves, tally);
   }
-  const slow = groups.filter((g) => !g.fast).map((g) => g.target);
-  if (slow.length) yield* rebuild(t, slow, u, changes, saves);
+  const slow = groups.filter((g) => !g.fast);
+  if (slow.length) {
+    // The refusals of the components merged into each: the rebuild counts them again from its edges.
+    for (const g of slow) tally.refusals(g.base, { refusedLoyalty: 0, refusedSize: 0 });
+    yield* rebuild(t, slow.map((g) => g.target), u, changes, saves, tally);
+  }
   if (changes.length) yield* io(t.setProfiles(changes));
   yield* io(t.saveComps(saves));
 }
@@ -297,7 +357,7 @@ function* merge(t: GraphTables, rows: Map<NodeId, NodeRow>, edges: readonly (End
  * builder's union-find; a node in none is alone), so the new edges are applied to those, with the same
  * checks in the same order. Reads only the profiles the edges touch: a hot component costs no more.
  */
-function extend(comp: number, base: CompInfo, ends: readonly NodeRow[], members: Map<string, NodeRow[]>, edges: readonly Edge[], u: Upkeep, changes: ProfileChange[], saves: CompRow[]): void {
+function extend(comp: number, base: CompInfo, ends: readonly NodeRow[], members: Map<string, NodeRow[]>, edges: readonly Edge[], u: Upkeep, changes: ProfileChange[], saves: CompRow[], tally: Tally): void {
   upkeepPaths.extended++;
   const sorted = [...edges].sort((x, y) => x.ts - y.ts || cmp(x.a, y.a) || cmp(x.b, y.b) || cmp(x.batchId, y.batchId));
   const rowOf = new Map(ends.map((r) => [r.node, r]));
@@ -306,13 +366,15 @@ function extend(comp: number, base: CompInfo, ends: readonly NodeRow[], members:
     members: NodeRow[];
     loyalty: NodeId | null;
     merged: boolean;
+    /** The sizes of the stored profiles it is made of. */
+    was: number[];
   }
   const partOf = new Map<string, Part>();
   const keyOf = (r: NodeRow) => r.profile ?? `n${r.id}`;
   for (const r of rowOf.values()) {
     const k = keyOf(r);
     let part = partOf.get(k);
-    if (!part) partOf.set(k, (part = { members: [], loyalty: null, merged: false }));
+    if (!part) partOf.set(k, (part = { members: [], loyalty: null, merged: false, was: [] }));
     part.members.push(r);
     if (r.node.startsWith('loy:')) part.loyalty = r.node;
   }
@@ -321,6 +383,7 @@ function extend(comp: number, base: CompInfo, ends: readonly NodeRow[], members:
     while (parent.has(p)) p = parent.get(p)!;
     return p;
   };
+  for (const [k, part] of partOf) if (!k.startsWith('n')) part.was.push(part.members.length);
   let { refusedLoyalty, refusedSize } = base;
   for (const e of sorted) {
     let a = find(partOf.get(keyOf(rowOf.get(e.a)!))!);
@@ -339,9 +402,12 @@ function extend(comp: number, base: CompInfo, ends: readonly NodeRow[], members:
     a.members.push(...b.members);
     a.loyalty ??= b.loyalty;
     a.merged = true;
+    a.was.push(...b.was);
   }
+  tally.refusals(base, { refusedLoyalty, refusedSize });
   for (const part of new Set([...partOf.values()].map(find))) {
     if (!part.merged) continue;
+    tally.profiles(part.was, [part.members.length]);
     const id = profileIdOf(u.profileKey, part.members.reduce((m, r) => (r.node < m ? r.node : m), part.members[0]!.node));
     for (const r of part.members) if (r.profile !== id) changes.push({ id: r.id, profile: id });
   }
@@ -349,16 +415,20 @@ function extend(comp: number, base: CompInfo, ends: readonly NodeRow[], members:
 }
 
 /** Re-runs the canonical builder on components (their rows and merging edges, read in one go each). */
-function* rebuild(t: GraphTables, comps: readonly number[], u: Upkeep, changes: ProfileChange[], saves: CompRow[]): Step<void> {
+function* rebuild(t: GraphTables, comps: readonly number[], u: Upkeep, changes: ProfileChange[], saves: CompRow[], tally: Tally): Step<void> {
   yield* io(t.flush()); // the relabelling and assignments just made
   const rows = yield* io(t.compNodes(comps));
   const nodes = groupBy(rows, (r) => r.comp!);
   const edges = groupBy(yield* io(t.compEdges(rows)), (e) => e.comp);
-  for (const c of comps) build(c, nodes.get(c) ?? [], edges.get(c) ?? [], u, changes, saves);
+  for (const c of comps) {
+    const list = nodes.get(c) ?? [];
+    // Every stored profile of a merged component lies within it: these are all their members.
+    tally.profiles(profileSizes(list), build(c, list, edges.get(c) ?? [], u, changes, saves, tally));
+  }
 }
 
-/** The canonical build of one component: the profiles that changed, and the component's row. */
-function build(comp: number, nodes: readonly NodeRow[], edges: readonly Edge[], u: Upkeep, changes: ProfileChange[], saves: CompRow[]): void {
+/** The canonical build of one component: the profiles that changed and the component's row; returns the sizes of its profiles. */
+function build(comp: number, nodes: readonly NodeRow[], edges: readonly Edge[], u: Upkeep, changes: ProfileChange[], saves: CompRow[], tally: Tally): number[] {
   upkeepPaths.rebuilt++;
   const g = buildIdentityGraph(edges, u.rules, u.profileKey);
   for (const n of nodes) {
@@ -371,18 +441,25 @@ function build(comp: number, nodes: readonly NodeRow[], edges: readonly Edge[], 
     if (r.reason === 'two-loyalty-ids') refusedLoyalty++;
     else if (r.reason === 'component-too-large') refusedSize++;
   }
+  tally.refusals({ refusedLoyalty: 0, refusedSize: 0 }, { refusedLoyalty, refusedSize });
   const lastTs = edges.reduce((m, e) => Math.max(m, e.ts), -Infinity);
   saves.push({ comp, size: nodes.length, refusedLoyalty, refusedSize, lastTs: Number.isFinite(lastTs) ? lastTs : null });
+  return [...g.profiles.values()].map((m) => m.length);
 }
 
 /**
  * Splits a component that lost nodes or edges into its connected parts: the largest keeps the label,
  * the others get new ones (a part of one node is alone again), and each part is rebuilt.
  */
-function* resplit(t: GraphTables, comp: number, u: Upkeep): Step<void> {
+function* resplit(t: GraphTables, comp: number, u: Upkeep, tally: Tally, left: readonly NodeRow[]): Step<void> {
   yield* io(t.flush());
+  const before = (yield* io(t.comps([comp]))).get(comp);
   const nodes = yield* io(t.compNodes([comp]));
   const edges = yield* io(t.compEdges(nodes));
+  // The profiles it held: its rows now, and those that just left it (erased, or a device now shared).
+  const was = profileSizes([...nodes, ...left]);
+  if (before) tally.refusals(before, { refusedLoyalty: 0, refusedSize: 0 });
+  const now: number[] = [];
   const index = new Map(nodes.map((n, i) => [n.node, i]));
   const parent = Int32Array.from(nodes, (_, i) => i);
   const find = (i: number): number => {
@@ -412,8 +489,9 @@ function* resplit(t: GraphTables, comp: number, u: Upkeep): Step<void> {
     const label = part === keep ? comp : labels[others.indexOf(part)]!;
     if (label !== comp) for (const r of part) assigns.push({ id: r.id, comp: label });
     const members = new Set(part.map((r) => r.node));
-    build(label, part, parts.length === 1 ? edges : edges.filter((e) => members.has(e.a)), u, changes, saves);
+    now.push(...build(label, part, parts.length === 1 ? edges : edges.filter((e) => members.has(e.a)), u, changes, saves, tally));
   }
+  tally.profiles(was, now);
   if (assigns.length) yield* io(t.assign(assigns));
   if (changes.length) yield* io(t.setProfiles(changes));
   if (saves.length) yield* io(t.saveComps(saves));

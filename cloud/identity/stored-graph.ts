@@ -2,7 +2,7 @@
  * The identity graph as the database keeps it (issue 15): every identifier is a row with its raw
  * component and its profile id, kept up to date inside the transaction that stores or removes edges
  * (graph-upkeep.ts). Readers ask for the profile of some nodes or the members of some profiles, and for
- * the figures as aggregate queries: nothing loads the whole graph.
+ * the figures from counters the upkeep keeps: nothing loads the whole graph.
  *
  * The assignment is the one graph.ts's canonical builder gives for the whole graph, for the rules the
  * database keeps (its meta table): a caller asking under other rules gets the in-memory build instead

@@ -8,10 +8,11 @@
 import type pg from 'pg';
 import { DEFAULT_GRAPH_RULES, type Edge, type GraphRules, type NodeId, type NodeKind } from '../identity/graph.js';
 import { edgesAdded, edgesRemoved, runAsync, type CompEdge, type CompRow, type EndPoints, type GraphTables, type NodeRow, type Upkeep } from '../identity/graph-upkeep.js';
-
-const edgeRow = (r: { a: string; b: string; ts: string; batch_id: string; store: string }): Edge => ({ a: r.a, b: r.b, ts: Number(r.ts), batchId: r.batch_id, store: r.store });
 import { graphRulesKey, rulesFromText, rulesText, tenantKeyOf, type GraphCounts, type StoredGraph } from '../identity/stored-graph.js';
 import type { ConsentEdge } from '../identity/consent.js';
+import { countersOf, graphCountsDdl, recountGraphSql } from './graph-counts.js';
+
+const edgeRow = (r: { a: string; b: string; ts: string; batch_id: string; store: string }): Edge => ({ a: r.a, b: r.b, ts: Number(r.ts), batchId: r.batch_id, store: r.store });
 
 /** The tables, created where missing at every open (PostgresCloudStore's DDL). */
 export const postgresGraphDdl = (s: string) => `
@@ -26,11 +27,15 @@ export const postgresGraphDdl = (s: string) => `
   CREATE INDEX IF NOT EXISTS graph_comps_by_tenant ON ${s}.graph_comps (tenant);
   CREATE INDEX IF NOT EXISTS edges_by_a ON ${s}.edges (tenant, a);
   CREATE INDEX IF NOT EXISTS edges_by_b ON ${s}.edges (tenant, b);
-  CREATE INDEX IF NOT EXISTS edges_by_batch ON ${s}.edges (tenant, store, batch_id);`;
+  CREATE INDEX IF NOT EXISTS edges_by_batch ON ${s}.edges (tenant, store, batch_id);
+  ${graphCountsDdl(`${s}.`)}`;
 
 /** Schema 5's upgrade: an existing database's edges are replayed into the graph (PostgresGraph.open). */
 export const postgresGraphUpgrade = (s: string) => `
   INSERT INTO ${s}.meta SELECT 'graph_backfill', '0/' || max(id) FROM ${s}.edges HAVING count(*) > 0 ON CONFLICT (key) DO NOTHING;`;
+
+/** Schema 6's upgrade: the counters of /v1/graph, counted once from what the graph holds. */
+export const postgresGraphCountsUpgrade = (s: string) => recountGraphSql(`${s}.`);
 
 const BACKFILL_CHUNK = 5000;
 /** The first key of the tenants' advisory locks (the schema's is 742001). */
@@ -64,7 +69,7 @@ export class PostgresGraph implements StoredGraph {
       if (stored === wanted) return;
       if (stored !== undefined) {
         // Other rules: every component may come out differently, so all of it is done again.
-        await c.query(`DELETE FROM ${s}.graph_nodes; DELETE FROM ${s}.graph_comps;
+        await c.query(`DELETE FROM ${s}.graph_nodes; DELETE FROM ${s}.graph_comps; DELETE FROM ${s}.graph_counts;
                        INSERT INTO ${s}.meta SELECT 'graph_backfill', '0/' || max(id) FROM ${s}.edges HAVING count(*) > 0
                        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`);
       }
@@ -81,7 +86,7 @@ export class PostgresGraph implements StoredGraph {
         await this.lock(c, [...byTenant.keys()]);
         for (const [tenant, edges] of byTenant) await runAsync(edgesAdded(this.tables(c, tenant), edges, await this.upkeep(tenant, await this.rulesText(c))));
         const next = rows.length ? Number(rows[rows.length - 1]!.id) : to;
-        if (rows.length < BACKFILL_CHUNK || next >= to) await c.query(`DELETE FROM ${s}.meta WHERE key = 'graph_backfill'`);
+        if (rows.length < BACKFILL_CHUNK || next >= to) await c.query(`DELETE FROM ${s}.meta WHERE key = 'graph_backfill'; ${recountGraphSql(`${s}.`)}`);
         else await c.query(`UPDATE ${s}.meta SET value = $1 WHERE key = 'graph_backfill'`, [`${next}/${to}`]);
         return true;
       });
@@ -167,6 +172,7 @@ export class PostgresGraph implements StoredGraph {
     let moves: { from: number; to: number }[] = [];
     const saves = new Map<number, CompRow>();
     const deletes = new Set<number>();
+    const counts = new Map<string, number>();
     const nodes = async (list: readonly NodeId[]) => ((await q(`SELECT id, node, comp, profile, persons FROM ${s}.graph_nodes WHERE tenant = $1 AND node = ANY($2)`, [tenant, list])) as Row[]).map(nodeRow);
     return {
       // One statement: the rows inserted (RETURNING) and those there before (the statement's snapshot has not the new ones).
@@ -174,10 +180,10 @@ export class PostgresGraph implements StoredGraph {
         (
           (await q(
             `WITH ins AS (INSERT INTO ${s}.graph_nodes (tenant, node) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING id, node, comp, profile, persons)
-             SELECT * FROM ins UNION ALL SELECT id, node, comp, profile, persons FROM ${s}.graph_nodes WHERE tenant = $1 AND node = ANY($2)`,
+             SELECT *, true AS fresh FROM ins UNION ALL SELECT id, node, comp, profile, persons, false FROM ${s}.graph_nodes WHERE tenant = $1 AND node = ANY($2)`,
             [tenant, list],
-          )) as Row[]
-        ).map(nodeRow),
+          )) as (Row & { fresh: boolean })[]
+        ).map((r) => (r.fresh ? { ...nodeRow(r), fresh: true } : nodeRow(r))),
       nodes,
       countPersons: async (devices) => {
         const rows = await q(
@@ -231,18 +237,23 @@ export class PostgresGraph implements StoredGraph {
         for (const x of changes) row(x.id).profile = x.profile;
       },
       edgesOf: async (list) => (await q(`SELECT a, b FROM ${s}.edges WHERE tenant = $1 AND a = ANY($2) UNION ALL SELECT a, b FROM ${s}.edges WHERE tenant = $1 AND b = ANY($2)`, [tenant, list])) as EndPoints[],
-      dropOrphans: async (list) => {
-        await q(
-          `DELETE FROM ${s}.graph_nodes g WHERE g.tenant = $1 AND g.node = ANY($2)
-             AND NOT EXISTS (SELECT 1 FROM ${s}.edges e WHERE e.tenant = $1 AND e.a = g.node) AND NOT EXISTS (SELECT 1 FROM ${s}.edges e WHERE e.tenant = $1 AND e.b = g.node)`,
-          [tenant, list],
-        );
+      dropOrphans: async (list) =>
+        (
+          (await q(
+            `DELETE FROM ${s}.graph_nodes g WHERE g.tenant = $1 AND g.node = ANY($2)
+               AND NOT EXISTS (SELECT 1 FROM ${s}.edges e WHERE e.tenant = $1 AND e.a = g.node) AND NOT EXISTS (SELECT 1 FROM ${s}.edges e WHERE e.tenant = $1 AND e.b = g.node)
+             RETURNING id, node, comp, profile, persons`,
+            [tenant, list],
+          )) as Row[]
+        ).map(nodeRow),
+      addCounts: (deltas) => {
+        for (const [k, n] of deltas) counts.set(k, (counts.get(k) ?? 0) + n);
       },
       flush: async () => {
         // Relabelling first: the writes by id that follow it were made after it.
         if (moves.length) await q(`UPDATE ${s}.graph_nodes g SET comp = u.dest FROM unnest($1::bigint[], $2::bigint[]) AS u(src, dest) WHERE g.comp = u.src`, [moves.map((m) => m.from), moves.map((m) => m.to)]);
         moves = [];
-        if (!pending.size && !saves.size && !deletes.size) return;
+        if (!pending.size && !saves.size && !deletes.size && !counts.size) return;
         const ids = [...pending.keys()];
         const w = [...pending.values()];
         const sv = [...saves.values()];
@@ -253,8 +264,10 @@ export class PostgresGraph implements StoredGraph {
                       FROM unnest($1::bigint[], $2::boolean[], $3::bigint[], $4::boolean[], $5::text[], $6::int[]) AS u(id, sc, comp, sp, profile, persons) WHERE g.id = u.id RETURNING 1),
                 d AS (DELETE FROM ${s}.graph_comps WHERE id = ANY($7::bigint[]) RETURNING 1),
                 c AS (UPDATE ${s}.graph_comps g SET size = u.size, refused_loyalty = u.l, refused_size = u.s, last_ts = u.ts
-                      FROM unnest($8::bigint[], $9::int[], $10::int[], $11::int[], $12::bigint[]) AS u(id, size, l, s, ts) WHERE g.id = u.id RETURNING 1)
-           SELECT (SELECT count(*) FROM n) + (SELECT count(*) FROM d) + (SELECT count(*) FROM c) AS n`,
+                      FROM unnest($8::bigint[], $9::int[], $10::int[], $11::int[], $12::bigint[]) AS u(id, size, l, s, ts) WHERE g.id = u.id RETURNING 1),
+                k AS (INSERT INTO ${s}.graph_counts SELECT $13, * FROM unnest($14::text[], $15::bigint[])
+                      ON CONFLICT (tenant, key) DO UPDATE SET n = ${s}.graph_counts.n + EXCLUDED.n RETURNING 1)
+           SELECT (SELECT count(*) FROM n) + (SELECT count(*) FROM d) + (SELECT count(*) FROM c) + (SELECT count(*) FROM k) AS n`,
           [
             ids,
             w.map((x) => 'comp' in x),
@@ -268,11 +281,15 @@ export class PostgresGraph implements StoredGraph {
             sv.map((r) => r.refusedLoyalty),
             sv.map((r) => r.refusedSize),
             sv.map((r) => r.lastTs),
+            tenant,
+            [...counts.keys()],
+            [...counts.values()],
           ],
         );
         pending.clear();
         saves.clear();
         deletes.clear();
+        counts.clear();
       },
     };
   }
@@ -315,11 +332,9 @@ export class PostgresGraph implements StoredGraph {
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const rules = await this.rules(c);
-      const identifiers: Record<NodeKind, number> = { cid: 0, hem: 0, hph: 0, loy: 0, net: 0 };
-      for (const r of (await c.query(`SELECT left(node, 3) AS kind, count(*) AS n FROM ${s}.graph_nodes WHERE tenant = $1 GROUP BY 1`, [tenant])).rows) identifiers[r.kind as NodeKind] = Number(r.n);
-      const edges = Number((await c.query(`SELECT count(*) AS n FROM ${s}.edges WHERE tenant = $1`, [tenant])).rows[0].n);
-      const sizes = (await c.query(`SELECT size, count(*) AS n FROM (SELECT count(*) AS size FROM ${s}.graph_nodes WHERE tenant = $1 AND profile IS NOT NULL GROUP BY profile) p GROUP BY size ORDER BY size`, [tenant])).rows.map((r) => ({ size: Number(r.size), profiles: Number(r.n) }));
-      // The partial index holds devices with two people or more; a limit below one (tests) reads them all.
+      // Kept by the upkeep: identifiers, edges, profiles by size, the refusals of components.
+      const k = countersOf((await c.query(`SELECT key, n FROM ${s}.graph_counts WHERE tenant = $1`, [tenant])).rows);
+      // Read here, bounded by the hot spots (blocked values, shared devices), not by the graph. The partial index holds devices with two people or more; a limit below one (tests) reads them all.
       const shared = `SELECT node FROM ${s}.graph_nodes WHERE tenant = $1 AND ${rules.maxPersonsPerDevice >= 1 ? 'persons > 1 AND ' : ''}persons > $2 AND left(node, 4) = 'cid:'`;
       const blocked = [...rules.blocked];
       const quarantinedDevices = Number((await c.query(`SELECT count(*) AS n FROM (${shared}) q`, [tenant, rules.maxPersonsPerDevice])).rows[0].n);
@@ -337,15 +352,14 @@ export class PostgresGraph implements StoredGraph {
           )
         ).rows[0].n,
       );
-      const comps = (await c.query(`SELECT coalesce(sum(refused_loyalty), 0) AS l, coalesce(sum(refused_size), 0) AS s FROM ${s}.graph_comps WHERE tenant = $1`, [tenant])).rows[0];
       await c.query('COMMIT');
       return {
-        identifiers,
-        edges,
-        profiles: sizes.reduce((n, r) => n + r.profiles, 0),
+        identifiers: k.identifiers as Record<NodeKind, number>,
+        edges: k.edges,
+        profiles: k.sizes.reduce((n, r) => n + r.profiles, 0),
         quarantinedDevices,
-        refused: { blocked: blockedEdges, 'shared-device': sharedEdges, 'two-loyalty-ids': Number(comps.l), 'component-too-large': Number(comps.s) },
-        profileSizes: sizes,
+        refused: { blocked: blockedEdges, 'shared-device': sharedEdges, 'two-loyalty-ids': k.refusedLoyalty, 'component-too-large': k.refusedSize },
+        profileSizes: k.sizes,
       };
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});

@@ -9,12 +9,12 @@ import { redact, redactHead } from '../../shared/wire/redact.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge, GraphRules } from '../identity/graph.js';
-import { PostgresGraph, postgresGraphDdl, postgresGraphUpgrade } from './postgres-graph.js';
+import { PostgresGraph, postgresGraphCountsUpgrade, postgresGraphDdl, postgresGraphUpgrade } from './postgres-graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type GroupItem, type GroupOutcome, type IngestOutcome } from './cloud-store.js';
 import { writeGroup } from './postgres-group.js';
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const ddl = (s: string) => `
   CREATE SCHEMA IF NOT EXISTS ${s};
@@ -97,6 +97,8 @@ export class PostgresCloudStore implements CloudStore {
         }
         // Version 5: the identity graph in the database (the DDL creates its tables); existing edges are replayed into it.
         if (v < 5) await c.query(`${postgresGraphUpgrade(schema)} UPDATE ${schema}.meta SET value = '5' WHERE key = 'schema_version'`);
+        // Version 6: the graph's counters (the DDL creates the table), counted once.
+        if (v < 6) await c.query(`${postgresGraphCountsUpgrade(schema)} UPDATE ${schema}.meta SET value = '6' WHERE key = 'schema_version'`);
       } finally {
         await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
         c.release();

@@ -8,6 +8,7 @@ import { DEFAULT_GRAPH_RULES, type Edge, type GraphRules, type NodeId, type Node
 import { edgesAdded, edgesRemoved, runSync, type CompEdge, type CompInfo, type EndPoints, type GraphTables, type NodeRow, type Upkeep } from '../identity/graph-upkeep.js';
 import { graphRulesKey, rulesFromText, rulesText, tenantKeyOf, type GraphCounts, type StoredGraph } from '../identity/stored-graph.js';
 import type { ConsentEdge } from '../identity/consent.js';
+import { countersOf, graphCountsDdl, recountGraphSql } from './graph-counts.js';
 
 /**
  * The schema (one migration): nodes with their raw component and profile, components with their size
@@ -29,6 +30,9 @@ export const SQLITE_GRAPH_MIGRATION = `
   CREATE INDEX IF NOT EXISTS edges_by_b ON edges (tenant, b);
   CREATE INDEX IF NOT EXISTS edges_by_batch ON edges (tenant, store, batch_id);
   INSERT OR REPLACE INTO meta SELECT 'graph_backfill', '0/' || (SELECT max(id) FROM edges) WHERE EXISTS (SELECT 1 FROM edges);`;
+
+/** The next migration: the counters of /v1/graph, counted once from what the graph holds. */
+export const SQLITE_GRAPH_COUNTS_MIGRATION = graphCountsDdl('') + recountGraphSql('');
 
 /** Edges replayed per transaction by the backfill. */
 const BACKFILL_CHUNK = 5000;
@@ -67,7 +71,9 @@ export class SqliteGraph implements StoredGraph {
                      WHERE n.comp = @c AND m.comp = @c`),
       setProfile: p('UPDATE graph_nodes SET profile = ? WHERE id = ?'),
       ends: p('SELECT a, b FROM edges WHERE tenant = @t AND a = @n UNION ALL SELECT a, b FROM edges WHERE tenant = @t AND b = @n'),
-      dropOrphan: p('DELETE FROM graph_nodes WHERE tenant = @t AND node = @n AND NOT EXISTS (SELECT 1 FROM edges WHERE tenant = @t AND a = @n) AND NOT EXISTS (SELECT 1 FROM edges WHERE tenant = @t AND b = @n)'),
+      dropOrphan: p('DELETE FROM graph_nodes WHERE tenant = @t AND node = @n AND NOT EXISTS (SELECT 1 FROM edges WHERE tenant = @t AND a = @n) AND NOT EXISTS (SELECT 1 FROM edges WHERE tenant = @t AND b = @n) RETURNING id, node, comp, profile, persons'),
+      addCount: p('INSERT INTO graph_counts VALUES (?, ?, ?) ON CONFLICT(tenant, key) DO UPDATE SET n = n + excluded.n'),
+      counters: p('SELECT key, n FROM graph_counts WHERE tenant = ?'),
       profileOf: p('SELECT profile FROM graph_nodes WHERE tenant = ? AND node = ? AND profile IS NOT NULL').pluck(),
       members: p('SELECT node FROM graph_nodes WHERE tenant = ? AND profile = ?').pluck(),
       edgesOf: p('SELECT id, a, b, ts, batch_id AS batchId, store, marketing FROM edges WHERE tenant = @t AND a = @n UNION ALL SELECT id, a, b, ts, batch_id, store, marketing FROM edges WHERE tenant = @t AND b = @n'),
@@ -90,7 +96,7 @@ export class SqliteGraph implements StoredGraph {
         if (stored === wanted) return;
         if (stored !== undefined) {
           // Other rules: every component may come out differently, so all of it is done again.
-          this.db.exec('DELETE FROM graph_nodes; DELETE FROM graph_comps;');
+          this.db.exec('DELETE FROM graph_nodes; DELETE FROM graph_comps; DELETE FROM graph_counts;');
           const max = this.db.prepare('SELECT max(id) FROM edges').pluck().get() as number | null;
           if (max !== null) this.q.setMeta!.run('graph_backfill', `0/${max}`);
         }
@@ -107,7 +113,10 @@ export class SqliteGraph implements StoredGraph {
       for (const r of rows) (byTenant.get(r.tenant) ?? byTenant.set(r.tenant, []).get(r.tenant)!).push(r);
       for (const [tenant, edges] of byTenant) this.added(tenant, edges);
       const next = this.q.backfillNext!.get(done, to, BACKFILL_CHUNK) as number | null;
-      if (next === null || next >= to) this.db.prepare("DELETE FROM meta WHERE key = 'graph_backfill'").run();
+      if (next === null || next >= to) {
+        this.db.prepare("DELETE FROM meta WHERE key = 'graph_backfill'").run();
+        this.db.exec(recountGraphSql(''));
+      }
       else this.q.setMeta!.run('graph_backfill', `${next}/${to}`);
       return true;
     });
@@ -149,8 +158,8 @@ export class SqliteGraph implements StoredGraph {
     const rowsOf = (nodes: readonly NodeId[]) => nodes.map((n) => q.node!.get(tenant, n) as NodeRow | undefined).filter((r): r is NodeRow => r !== undefined);
     return {
       ensureNodes: (nodes) => {
-        for (const n of nodes) q.insertNode!.run(tenant, n);
-        return rowsOf(nodes);
+        const fresh = new Set(nodes.filter((n) => q.insertNode!.run(tenant, n).changes === 1));
+        return rowsOf(nodes).map((r) => (fresh.has(r.node) ? { ...r, fresh: true } : r));
       },
       nodes: rowsOf,
       countPersons: (devices) => new Map(devices.map((d) => [d, q.persons!.get({ t: tenant, n: d }) as number])),
@@ -178,8 +187,9 @@ export class SqliteGraph implements StoredGraph {
         for (const c of changes) q.setProfile!.run(c.profile, c.id);
       },
       edgesOf: (nodes) => nodes.flatMap((n) => q.ends!.all({ t: tenant, n }) as EndPoints[]),
-      dropOrphans: (nodes) => {
-        for (const n of nodes) q.dropOrphan!.run({ t: tenant, n });
+      dropOrphans: (nodes) => nodes.flatMap((n) => q.dropOrphan!.all({ t: tenant, n }) as NodeRow[]),
+      addCounts: (deltas) => {
+        for (const [k, n] of deltas) q.addCount!.run(tenant, k, n);
       },
       flush: () => {}, // every write is made at once
     };
@@ -235,11 +245,9 @@ export class SqliteGraph implements StoredGraph {
     const rules = this.currentRules();
     const db = this.db;
     return db.transaction((): GraphCounts => {
-      const identifiers: Record<NodeKind, number> = { cid: 0, hem: 0, hph: 0, loy: 0, net: 0 };
-      for (const r of db.prepare('SELECT substr(node, 1, 3) AS kind, count(*) AS n FROM graph_nodes WHERE tenant = ? GROUP BY kind').all(tenant) as { kind: NodeKind; n: number }[]) identifiers[r.kind] = r.n;
-      const edges = db.prepare('SELECT count(*) FROM edges WHERE tenant = ?').pluck().get(tenant) as number;
-      const sizes = db.prepare('SELECT size, count(*) AS n FROM (SELECT count(*) AS size FROM graph_nodes WHERE tenant = ? AND profile IS NOT NULL GROUP BY profile) GROUP BY size ORDER BY size').all(tenant) as { size: number; n: number }[];
-      // The partial index holds devices with two people or more; a limit below one (tests) reads them all.
+      // Kept by the upkeep: identifiers, edges, profiles by size, the refusals of components.
+      const c = countersOf(this.q.counters!.all(tenant) as { key: string; n: number }[]);
+      // Read here, bounded by the hot spots (blocked values, shared devices), not by the graph. The partial index holds devices with two people or more; a limit below one (tests) reads them all.
       const shared = `SELECT node FROM graph_nodes WHERE tenant = @t AND ${rules.maxPersonsPerDevice >= 1 ? 'persons > 1 AND ' : ''}persons > @max AND substr(node, 1, 4) = 'cid:'`;
       const blocked = JSON.stringify([...rules.blocked]);
       const quarantinedDevices = db.prepare(`SELECT count(*) FROM (${shared})`).pluck().get({ t: tenant, max: rules.maxPersonsPerDevice }) as number;
@@ -262,14 +270,13 @@ export class SqliteGraph implements StoredGraph {
         )
         .pluck()
         .get({ t: tenant, max: rules.maxPersonsPerDevice, bl: blocked }) as number;
-      const comps = db.prepare('SELECT coalesce(sum(refused_loyalty), 0) AS l, coalesce(sum(refused_size), 0) AS s FROM graph_comps WHERE tenant = ?').get(tenant) as { l: number; s: number };
       return {
-        identifiers,
-        edges,
-        profiles: sizes.reduce((n, r) => n + r.n, 0),
+        identifiers: c.identifiers as Record<NodeKind, number>,
+        edges: c.edges,
+        profiles: c.sizes.reduce((n, r) => n + r.profiles, 0),
         quarantinedDevices,
-        refused: { blocked: blockedEdges, 'shared-device': sharedEdges, 'two-loyalty-ids': comps.l, 'component-too-large': comps.s },
-        profileSizes: sizes.map((r) => ({ size: r.size, profiles: r.n })),
+        refused: { blocked: blockedEdges, 'shared-device': sharedEdges, 'two-loyalty-ids': c.refusedLoyalty, 'component-too-large': c.refusedSize },
+        profileSizes: c.sizes,
       };
     })();
   }

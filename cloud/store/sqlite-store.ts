@@ -11,7 +11,7 @@ import { faultCode, isMessageFault } from './db-faults.js';
 import type { SightingRow } from '../analytics/visits.js';
 import type { Edge, GraphRules } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
-import { SQLITE_GRAPH_MIGRATION, SqliteGraph } from './sqlite-graph.js';
+import { SQLITE_GRAPH_COUNTS_MIGRATION, SQLITE_GRAPH_MIGRATION, SqliteGraph } from './sqlite-graph.js';
 
 
 const MIGRATIONS = [
@@ -56,6 +56,8 @@ const MIGRATIONS = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // The identity graph kept in the database, each identifier with its component and profile (issue 15).
   SQLITE_GRAPH_MIGRATION,
+  // Its counters, so /v1/graph reads a few rows instead of every identifier.
+  SQLITE_GRAPH_COUNTS_MIGRATION,
 ];
 
 export class SqliteCloudStore implements CloudStore {

@@ -130,7 +130,7 @@ async function run(kind: string, n: number, pgUrl: string | undefined, keep: str
     floor.push(await timed(() => store.ingestSightings(b as never, 1)));
   }
 
-  // Reads: a profile by its e-mail (the API and CLI path), and the figures as aggregate queries.
+  // Reads: a profile by its e-mail (the API and CLI path), and the figures of /v1/graph.
   const profileMs: number[] = [];
   for (let i = 0; i < 300; i++) profileMs.push(await timed(() => findProfile(store, 'bench', `hem:${hem(Math.floor(rnd() * persons))}`)));
 
