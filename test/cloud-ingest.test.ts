@@ -24,6 +24,7 @@ import { DEAD_LETTER_KEEP } from '../cloud/store/cloud-store.js';
 import { hashEmail } from '../shared/identity/link-keys.js';
 import { findProfile } from '../cloud/identity/profiles.js';
 import { returningProfiles } from '../cloud/analytics/returning.js';
+import { reportStats } from '../cloud/reports/rollups.js';
 import { buildIdentityGraph, DEFAULT_GRAPH_RULES } from '../cloud/identity/graph.js';
 import { graphFigures } from '../cloud/identity/graph-figures.js';
 import { buildVisits, storeDayFigures, storeTimezones } from '../cloud/analytics/visits.js';
@@ -136,7 +137,7 @@ describe.each(BACKENDS)('ingest into %s', (_name, backend) => {
     expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('stored');
     expect(await ingestMessage(store, TOPIC, buf(batch(1)))).toBe('duplicate');
     expect(await ingestMessage(store, TOPIC, buf(batch(2)))).toBe('stored');
-    expect(await store.stats()).toMatchObject({ batches: 2, sightings: 2, duplicates: 1, deadLetters: 0, consumerIds: 1, stores: 1 });
+    expect(await reportStats(store)).toMatchObject({ batches: 2, sightings: 2, duplicates: 1, deadLetters: 0, consumerIds: 1, stores: 1 });
     const rows = await store.sightingsOfDay('acme', '2026-11-23');
     expect(rows).toHaveLength(2);
     expect(rows[0]).toEqual({ store: 'berlin-1', epoch: '2026-11-23', cid: CID, first: T + 1, last: T + 2, frames: 3, rssiMax: -50, source: 'wifi', addressClass: 'global' });
@@ -522,7 +523,7 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
     await a.stop();
     await b.stop();
     await tap.close();
-    const s = await storeA.stats();
+    const s = await reportStats(storeA);
     expect(s).toMatchObject({ batches: expectedBatches, sightings: expectedSightings, stores: 3, deadLetters: 2 });
     expect(s.duplicates).toBeGreaterThanOrEqual(25 + linkBatches.length);
     expect(a.counts.stored + bEarlier + b.counts.stored).toBe(expectedBatches);
@@ -541,7 +542,7 @@ describe.each(BACKENDS)('two consumers against a real broker, into %s', (backend
     expect(both[0]!.flows.acrossDays).toEqual([]); // one day: nobody can be followed to another day
     expect(both[0]!.flows.sameDay.length).toBeGreaterThan(0);
     expect(both[0]).toEqual(both[1]);
-    expect({ ...(await single.stats()), duplicates: 0 }).toEqual({ ...s, duplicates: 0, deadLetters: 0 });
+    expect({ ...(await reportStats(single)), duplicates: 0 }).toEqual({ ...s, duplicates: 0, deadLetters: 0 });
     await single.close();
     await storeA.close();
     await storeB.close();

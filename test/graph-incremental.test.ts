@@ -241,7 +241,8 @@ const schemaOf = (name: string) => `t_ginc_${name.replace(/[^a-z0-9]/g, '_')}_${
 async function dropCounters(backendName: string, name: string): Promise<void> {
   if (backendName === 'sqlite') {
     const db = new Database(join(dir, `${name}.db`));
-    db.exec(`DROP TABLE graph_counts; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 1};`);
+    // Migrations after it (the reports' rollups) run again too: they are idempotent.
+    db.exec(`DROP TABLE graph_counts; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 2};`);
     db.close();
     return;
   }
@@ -251,12 +252,12 @@ async function dropCounters(backendName: string, name: string): Promise<void> {
   await c.end();
 }
 
-/** Drops what schemas 9–10 (SQLite) / 5–6 (PostgreSQL) added, as a database of the version before has it. */
+/** Drops what schemas 9–10 (SQLite) / 5–6 (PostgreSQL) added, as a database of the version before has it (SQLite's 11 runs again). */
 async function downgrade(backendName: string, name: string): Promise<void> {
   if (backendName === 'sqlite') {
     const db = new Database(join(dir, `${name}.db`));
     db.exec(`DROP TABLE graph_nodes; DROP TABLE graph_comps; DROP TABLE graph_counts; DROP INDEX edges_by_a; DROP INDEX edges_by_b; DROP INDEX edges_by_batch;
-             DELETE FROM meta WHERE key LIKE 'graph_%'; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 2};`);
+             DELETE FROM meta WHERE key LIKE 'graph_%'; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 3};`);
     db.close();
     return;
   }

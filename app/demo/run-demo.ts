@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { generateStoreTraffic, type IdentifyEvent, type StoreTraffic, type TrafficTruth } from '../../scripts/gen-store-traffic.js';
 import { dayFigures, emptyDayFigures, type DayFigures } from '../../cloud/analytics/day-figures.js';
+import { reportStats } from '../../cloud/reports/rollups.js';
 import type { PeopleFigures } from '../../cloud/analytics/people.js';
 import { returningProfiles, type ReturningFigures } from '../../cloud/analytics/returning.js';
 import { segmentCounts, segmentMembers } from '../../cloud/segments/evaluate.js';
@@ -160,7 +161,7 @@ async function summarize(world: DemoWorld, day: string, historyStart: number, tr
   const wholeDay = wholeDays.at(-1) ?? null;
   const whole = wholeDay ? await dayFigures(st, DEMO_TENANT, wholeDay, cfg.api!.k) : [];
   const from = new Date(historyStart + 12 * 3_600_000).toISOString().slice(0, 10);
-  const stats = await st.stats();
+  const stats = await reportStats(st);
   return {
     day,
     wholeDay,

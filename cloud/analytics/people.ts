@@ -28,8 +28,23 @@ export interface PeopleFigures {
   method: string | null;
 }
 
+/** A store-day's people before k-anonymity, as the report rollups keep them. */
+export interface RawPeople {
+  estimated: number;
+  known: number;
+  connected: number;
+  arrivalsByHour: number[];
+  bleDevices: number;
+  method: string | null;
+}
+
 /** One store-day: its sightings (with source) and its agents' window estimates. */
 export function peopleFigures(rows: readonly SightingRow[], estimates: readonly EstimateRow[], k: number, timezone: string): PeopleFigures {
+  return shownPeople(rawPeople(rows, estimates, timezone), k);
+}
+
+/** The people of one store-day, counted (known) and estimated, before k-anonymity (pure). */
+export function rawPeople(rows: readonly SightingRow[], estimates: readonly EstimateRow[], timezone: string): RawPeople {
   const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', hourCycle: 'h23' });
   const hourOf = (ms: number) => Number(fmt.format(new Date(ms))) % 24;
   const byHour = Array.from({ length: 24 }, () => 0);
@@ -71,19 +86,28 @@ export function peopleFigures(rows: readonly SightingRow[], estimates: readonly 
   }
 
   const known = firstSeen.size;
-  const estimated = Math.round(known + wifiArrivals);
-  const hours = byHour.map((n, h) => Math.round(n + estimatedByHour[h]!));
-  const shownEstimated = suppress(estimated, k);
-  const shownKnown = suppress(known, k);
   return {
-    estimated: shownEstimated,
-    known: shownKnown,
-    // Hidden too when the rest of the known (known - connected) would be a count below k.
-    connected: shownKnown !== null && known - connected.size > 0 && known - connected.size < k ? null : suppress(connected.size, k),
-    knownShare: shownEstimated && shownKnown !== null ? Math.round((100 * shownKnown) / shownEstimated) / 100 : null,
-    arrivalsByHour: suppressSeries(hours, k),
-    bleDevices: suppress(Math.round(stableBle.size + bleArrivals), k),
+    estimated: Math.round(known + wifiArrivals),
+    known,
+    connected: connected.size,
+    arrivalsByHour: byHour.map((n, h) => Math.round(n + estimatedByHour[h]!)),
+    bleDevices: Math.round(stableBle.size + bleArrivals),
     method: methods.size ? [...methods].sort().join(',') : null,
   };
 }
 
+/** A store-day's people as shown: every count below k hidden, with a second one where a total would reveal it. */
+export function shownPeople(r: RawPeople, k: number): PeopleFigures {
+  const shownEstimated = suppress(r.estimated, k);
+  const shownKnown = suppress(r.known, k);
+  return {
+    estimated: shownEstimated,
+    known: shownKnown,
+    // Hidden too when the rest of the known (known - connected) would be a count below k.
+    connected: shownKnown !== null && r.known - r.connected > 0 && r.known - r.connected < k ? null : suppress(r.connected, k),
+    knownShare: shownEstimated && shownKnown !== null ? Math.round((100 * shownKnown) / shownEstimated) / 100 : null,
+    arrivalsByHour: suppressSeries(r.arrivalsByHour, k),
+    bleDevices: suppress(r.bleDevices, k),
+    method: r.method,
+  };
+}

@@ -112,7 +112,30 @@ function hourIn(fmt: Intl.DateTimeFormat, ms: number): number {
   return Number(fmt.format(new Date(ms))) % 24;
 }
 
+/**
+ * A store-day's figures before k-anonymity: what the report rollups keep (reports/rollups.ts), so the
+ * threshold is applied when they are shown, with whatever k the reader asks for.
+ */
+export interface RawStoreDay {
+  store: string;
+  epoch: string;
+  timezone: string;
+  uniqueVisitors: number;
+  passersBy: number;
+  visits: number;
+  footfallByHour: number[];
+  dwellHistogram: number[];
+  /** The median visitor visit's dwell, rounded to a tenth of a minute (null without visitors). */
+  medianDwellMinutes: number | null;
+  crossStore: number;
+}
+
 export function storeDayFigures(visits: Visit[], k: number, timezoneOf: (store: string) => string = () => 'UTC'): StoreDayFigures[] {
+  return rawStoreDays(visits, timezoneOf).map((r) => shownStoreDay(r, k));
+}
+
+/** The figures of every store-day among the visits, counted exactly (pure). */
+export function rawStoreDays(visits: Visit[], timezoneOf: (store: string) => string = () => 'UTC'): RawStoreDay[] {
   const groups = new Map<string, Visit[]>();
   const storesOf = new Map<string, Set<string>>(); // epoch|cid -> stores
   for (const v of visits) {
@@ -125,7 +148,7 @@ export function storeDayFigures(visits: Visit[], k: number, timezoneOf: (store: 
     if (!s) storesOf.set(d, (s = new Set()));
     s.add(v.store);
   }
-  const out: StoreDayFigures[] = [];
+  const out: RawStoreDay[] = [];
   for (const [g, list] of groups) {
     const [store, epoch] = g.split('|') as [string, string];
     const visitors = list.filter((v) => v.visitor);
@@ -147,22 +170,37 @@ export function storeDayFigures(visits: Visit[], k: number, timezoneOf: (store: 
       const i = DWELL_BUCKETS_MIN.findIndex((b) => m < b);
       hist[i === -1 ? DWELL_BUCKETS_MIN.length : i]!++;
     }
-    const cross = [...people].filter((c) => (storesOf.get(`${epoch}|${c}`)?.size ?? 0) > 1).length;
     out.push({
       store,
       epoch,
       timezone,
-      uniqueVisitors: suppress(people.size, k),
-      passersBy: suppress(passers.size, k),
-      visits: suppress(visitors.length, k),
-      footfallByHour: hours.map((h) => suppress(h.size, k)),
-      // Its buckets sum to the visits shown beside it: one hidden bucket would be their difference.
-      dwellHistogram: suppressSeries(hist, k),
-      medianDwellMinutes: people.size >= k && dwellMin.length ? Math.round(dwellMin[Math.floor(dwellMin.length / 2)]! * 10) / 10 : null,
-      crossStore: suppress(cross, k),
+      uniqueVisitors: people.size,
+      passersBy: passers.size,
+      visits: visitors.length,
+      footfallByHour: hours.map((h) => h.size),
+      dwellHistogram: hist,
+      medianDwellMinutes: dwellMin.length ? Math.round(dwellMin[Math.floor(dwellMin.length / 2)]! * 10) / 10 : null,
+      crossStore: [...people].filter((c) => (storesOf.get(`${epoch}|${c}`)?.size ?? 0) > 1).length,
     });
   }
   return out.sort((a, b) => a.epoch.localeCompare(b.epoch) || a.store.localeCompare(b.store));
+}
+
+/** A store-day's figures as shown: every count of people below k hidden. */
+export function shownStoreDay(r: RawStoreDay, k: number): StoreDayFigures {
+  return {
+    store: r.store,
+    epoch: r.epoch,
+    timezone: r.timezone,
+    uniqueVisitors: suppress(r.uniqueVisitors, k),
+    passersBy: suppress(r.passersBy, k),
+    visits: suppress(r.visits, k),
+    footfallByHour: r.footfallByHour.map((n) => suppress(n, k)),
+    // Its buckets sum to the visits shown beside it: one hidden bucket would be their difference.
+    dwellHistogram: suppressSeries(r.dwellHistogram, k),
+    medianDwellMinutes: r.uniqueVisitors >= k ? r.medianDwellMinutes : null,
+    crossStore: suppress(r.crossStore, k),
+  };
 }
 
 /** Each store's time zone as its agents report it in their status (the first valid one wins). */

@@ -8,6 +8,8 @@ import { BearerToken, HttpError, closeServer, listenJson, sendJson as send } fro
 import type { CloudStore } from '../store/cloud-store.js';
 import { buildVisits, suppress } from '../analytics/visits.js';
 import { dayFigures } from '../analytics/day-figures.js';
+import { EXACT, refreshMarked, reportStats, type ReportOptions } from '../reports/rollups.js';
+import type { Logger } from 'pino';
 import { findProfile } from '../identity/profiles.js';
 import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
 import { profileLookup, profilesOfSightings, tenantGraphFigures } from '../identity/graph-reads.js';
@@ -27,6 +29,10 @@ export interface ApiOptions {
   rules?: GraphRules;
   /** Segment rules of the config (default: DEFAULT_SEGMENTS). */
   segments?: SegmentRule[];
+  /** How stale a changing day's rollup may be served (default: never, every figure exact). */
+  reports?: ReportOptions;
+  /** The background refresh of changed days' rollups, every this many ms (0 or absent: none). */
+  reportsRefreshMs?: number;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -36,10 +42,13 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 export class ApiServer {
   private server: Server | null = null;
   private readonly token: BearerToken;
+  private refresher: NodeJS.Timeout | null = null;
+  private refreshing: Promise<void> | null = null;
 
   constructor(
     private readonly store: CloudStore,
     private readonly opts: ApiOptions,
+    private readonly log?: Logger,
   ) {
     this.token = new BearerToken(opts.token, 'API');
   }
@@ -47,13 +56,30 @@ export class ApiServer {
   async start(port: number, host = '127.0.0.1'): Promise<number> {
     const { server, port: actual } = await listenJson((req, res) => this.handle(req, res), port, host);
     this.server = server;
+    const every = this.opts.reportsRefreshMs ?? 0;
+    if (every > 0) {
+      // Keeps changed days' rollups young, so the dashboard's polls read them instead of computing.
+      this.refresher = setInterval(() => {
+        this.refreshing ??= refreshMarked(this.store, this.reports)
+          .then(() => undefined, (err: Error) => this.log?.warn({ err: err.message }, 'reports: background refresh failed'))
+          .finally(() => (this.refreshing = null));
+      }, every);
+      this.refresher.unref();
+    }
     return actual;
   }
 
   async stop(): Promise<void> {
+    if (this.refresher) clearInterval(this.refresher);
+    this.refresher = null;
+    await this.refreshing;
     const s = this.server;
     this.server = null;
     await closeServer(s);
+  }
+
+  private get reports(): ReportOptions {
+    return this.opts.reports ?? EXACT;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -87,7 +113,7 @@ export class ApiServer {
     const k = this.opts.k;
     switch (path) {
       case '/v1/stats':
-        return send(res, 200, await this.store.stats());
+        return send(res, 200, await reportStats(this.store, this.reports));
       case '/v1/tenants': {
         const tenants = new Map<string, { tenant: string; stores: Set<string>; days: Set<string> }>();
         for (const r of await this.store.tenantDays()) {
@@ -109,7 +135,7 @@ export class ApiServer {
         const t = tenant();
         const d = day()!;
         const store = q('store', NAME, false);
-        return send(res, 200, { tenant: t, day: d, k, stores: await dayFigures(this.store, t, d, k, store) });
+        return send(res, 200, { tenant: t, day: d, k, stores: await dayFigures(this.store, t, d, k, store, this.reports) });
       }
       case '/v1/visits': {
         // Single visits, without any identifier: when and how long, in which store, visitor or passer-by.

@@ -9,6 +9,7 @@ import { registerOptoutCommands } from './optout-command.js';
 import { readTokenFile } from '../../shared/http/json-api.js';
 import { openCloudStore } from '../store/open-store.js';
 import { dayFigures } from '../analytics/day-figures.js';
+import { reportStats } from '../reports/rollups.js';
 import { returningProfiles } from '../analytics/returning.js';
 import { periodProblem } from '../analytics/period.js';
 import { CheckError, InputError } from '../../shared/errors.js';
@@ -55,7 +56,7 @@ export function configureCloud(cloud: Command): void {
       }
       let api: InstanceType<typeof ApiServer> | null = null;
       if (cfg.api && apiToken) {
-        api = new ApiServer(store, { token: apiToken, k: cfg.api.k, rules: graphRules(cfg), segments: cfg.segments });
+        api = new ApiServer(store, { token: apiToken, k: cfg.api.k, rules: graphRules(cfg), segments: cfg.segments, reports: { maxStaleMs: cfg.api.reportsMaxStaleSeconds * 1000 }, reportsRefreshMs: cfg.api.reportsRefreshSeconds * 1000 }, log);
         const port = await api.start(cfg.api.port, cfg.api.host);
         log.info({ port }, 'HTTP API listening');
       }
@@ -77,7 +78,7 @@ export function configureCloud(cloud: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (flags: { config: string; json?: boolean }) => {
       const store = await openCloudStore(loadCloudConfig(flags.config));
-      const s = await store.stats();
+      const s = await reportStats(store);
       const agents = await store.agents();
       await store.close();
       if (flags.json) return printJson({ ...s, agentList: agents.map(({ status: _s, ...a }) => a) });

@@ -109,6 +109,13 @@ export const cloudConfigSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         tokenFile: z.string().min(1),
         k: z.number().int().min(1).default(5),
+        /**
+         * A day still changing (today) is served from a rollup up to this old; 0: computed again on every
+         * read after a change, always exact. A chain's dashboards: 15-60 (README, "Reports from rollups").
+         */
+        reportsMaxStaleSeconds: z.number().int().min(0).max(3600).default(0),
+        /** How often the API's process brings changed days' rollups up to date in the background (0: never). */
+        reportsRefreshSeconds: z.number().int().min(0).max(3600).default(10),
       })
       .strict()
       .optional(),

@@ -5,6 +5,7 @@ import type { SightingRow } from '../analytics/visits.js';
 import type { Edge } from '../identity/graph.js';
 import type { StoredGraph } from '../identity/stored-graph.js';
 import type { LinksBatch } from '../../shared/wire/links-schema.js';
+import type { RollupStore } from '../reports/rollup-store.js';
 
 /** 'conflict': a known batch id with other content; the first content stays, the conflict is counted. */
 export type IngestOutcome = 'stored' | 'duplicate' | 'conflict';
@@ -82,6 +83,11 @@ export interface CloudStore {
    * kept by ingestLinks, revokeBatch and erase in their own transactions.
    */
   readonly graph: StoredGraph;
+  /**
+   * The reports' rollups per tenant-day (reports/): ingest and erasure mark the days they change in
+   * their own transactions, reports/rollups.ts computes and saves them.
+   */
+  readonly rollups: RollupStore;
   /** Every edge of a tenant, for building its identity graph in memory (the reference, tests, other rules). */
   edges(tenant: string): Promise<(Edge & { marketing: boolean })[]>;
   /**
@@ -95,6 +101,7 @@ export interface CloudStore {
   deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void>;
   /** The retained status / periodic metrics of an agent; a null state keeps the known one. */
   upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void>;
+  /** Counters and small tables; consumerIds is the rollups' (reports/rollups.ts reportStats brings them up to date first). */
   stats(): Promise<CloudStats>;
   agents(): Promise<AgentRow[]>;
   deadLetters(limit: number): Promise<DeadLetter[]>;
@@ -110,7 +117,7 @@ export interface CloudStore {
   addOptouts(tenant: string, tokens: readonly string[], nowMs: number): Promise<number>;
   /** Takes tokens off the list (an opt-in again); returns how many were there. */
   removeOptouts(tenant: string, tokens: readonly string[]): Promise<number>;
-  /** Which tenant has batches from which store on which store-day (for pickers and period queries). */
+  /** Which tenant has batches from which store on which store-day (for pickers and period queries), from a table ingest keeps. */
   tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]>;
   /** Every sighting of a tenant's store-day (optionally one store), for the analytics. */
   sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]>;

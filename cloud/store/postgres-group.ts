@@ -8,8 +8,9 @@ import type pg from 'pg';
 import { linkNodes } from '../../shared/wire/links-schema.js';
 import { KNOWN_BATCH_COUNTER, batchDigest, knownBatchOutcome, suppressionDigest, type GroupItem, type GroupOutcome, type IngestOutcome } from './cloud-store.js';
 import { faultCode, isMessageFault } from './db-faults.js';
+import { noteIngest } from './postgres-rollups.js';
 
-/** Inside an open transaction on `c`, schema `s`. Throws only what is not a message's fault. */
+/** Inside a transaction on `c` begun with BEGIN_MARKING, schema `s`. Throws only what is not a message's fault. */
 export async function writeGroup(c: pg.PoolClient, s: string, items: readonly GroupItem[]): Promise<GroupOutcome[]> {
   await c.query('SAVEPOINT omniloop_group');
   try {
@@ -75,12 +76,16 @@ async function writeRows(c: pg.PoolClient, s: string, items: readonly GroupItem[
     if (n) await c.query(`INSERT INTO ${s}.counters VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + EXCLUDED.value`, [KNOWN_BATCH_COUNTER[o], n]);
   }
   const stored = items.filter((_, i) => outcomes[i] === 'stored');
-  if (stored.length) await writeContent(c, s, stored);
+  if (stored.length) {
+    const sightings = await writeContent(c, s, stored);
+    const withSightings = stored.filter((it) => it.kind === 'sightings').map((it) => it.batch);
+    await noteIngest(c, s, stored.map((it) => it.batch), withSightings, { batches: stored.length, sightings });
+  }
   return outcomes;
 }
 
-/** The rows of the batches this group stores: sightings, ephemeral counts, estimates, edges. */
-async function writeContent(c: pg.PoolClient, s: string, stored: GroupItem[]): Promise<void> {
+/** The rows of the batches this group stores: sightings, ephemeral counts, estimates, edges; returns the sightings written. */
+async function writeContent(c: pg.PoolClient, s: string, stored: GroupItem[]): Promise<number> {
   // Nobody erased yet (the usual case): no digest per sighting. Read in the transaction, like SQLite's.
   const anyErased = (await c.query(`SELECT EXISTS (SELECT 1 FROM ${s}.suppressed) AS e`)).rows[0]?.e === true;
   let erased = new Set<string>();
@@ -125,4 +130,5 @@ async function writeContent(c: pg.PoolClient, s: string, stored: GroupItem[]): P
   if (eph[0]!.length) await c.query(`INSERT INTO ${s}.ephemeral SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::int[], $9::int[])`, eph);
   if (est[0]!.length) await c.query(`INSERT INTO ${s}.estimates SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::real[], $10::real[], $11::real[], $12::real[])`, est);
   if (edge[0]!.length) await c.query(`INSERT INTO ${s}.edges (tenant, a, b, ts, batch_id, store, marketing) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::boolean[])`, edge);
+  return sg[0]!.length;
 }

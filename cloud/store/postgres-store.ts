@@ -13,8 +13,9 @@ import { PostgresGraph, postgresGraphCountsUpgrade, postgresGraphDdl, postgresGr
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type GroupItem, type GroupOutcome, type IngestOutcome } from './cloud-store.js';
 import { writeGroup } from './postgres-group.js';
+import { BEGIN_MARKING, PostgresRollups, bumpCounters, markDays, noteIngest, postgresRollupsDdl, postgresRollupsUpgrade } from './postgres-rollups.js';
 
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 
 const ddl = (s: string) => `
   CREATE SCHEMA IF NOT EXISTS ${s};
@@ -44,6 +45,7 @@ const ddl = (s: string) => `
     ble_present real NOT NULL, ble_arrivals real NOT NULL);
   CREATE INDEX IF NOT EXISTS estimates_by_day ON ${s}.estimates (tenant, epoch, store);
   ${postgresGraphDdl(s)}
+  ${postgresRollupsDdl(s)}
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
 
 /**
@@ -62,12 +64,14 @@ export class PostgresCloudStore implements CloudStore {
   private profileKeyBytes: Promise<Uint8Array> | null = null;
   /** The identity graph as stored, kept up to date by every write that adds or removes edges. */
   readonly graph: PostgresGraph;
+  readonly rollups: PostgresRollups;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly s: string,
   ) {
     this.graph = new PostgresGraph(pool, s, () => this.profileKey());
+    this.rollups = new PostgresRollups(pool, s);
   }
 
   /** `graphRules`: the identity rules to keep the graph for (the config's); without, the database's stay. */
@@ -99,6 +103,8 @@ export class PostgresCloudStore implements CloudStore {
         if (v < 5) await c.query(`${postgresGraphUpgrade(schema)} UPDATE ${schema}.meta SET value = '5' WHERE key = 'schema_version'`);
         // Version 6: the graph's counters (the DDL creates the table), counted once.
         if (v < 6) await c.query(`${postgresGraphCountsUpgrade(schema)} UPDATE ${schema}.meta SET value = '6' WHERE key = 'schema_version'`);
+        // Version 7: the reports' rollups, marks, store-days and counters (the DDL creates the tables).
+        if (v < 7) await c.query(`${postgresRollupsUpgrade(schema)} UPDATE ${schema}.meta SET value = '7' WHERE key = 'schema_version'`);
       } finally {
         await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
         c.release();
@@ -140,6 +146,7 @@ export class PostgresCloudStore implements CloudStore {
       if (est) {
         await c.query(`INSERT INTO ${s}.estimates VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`, [b.batchId, b.tenant, b.store, b.agent, b.epoch, w.start, w.end, est.method, est.wifi.present, est.wifi.arrivals, est.ble.present, est.ble.arrivals]);
       }
+      await noteIngest(c, s, [b], [b], { batches: 1, sightings: keep.length });
     });
   }
 
@@ -151,7 +158,7 @@ export class PostgresCloudStore implements CloudStore {
     const c = await this.checkout();
     const s = this.s;
     try {
-      await c.query('BEGIN');
+      await c.query(BEGIN_MARKING);
       const ins = await c.query(`INSERT INTO ${s}.batches VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING`, batchRow);
       if (ins.rowCount === 0) {
         const outcome = await this.known(c, batchRow);
@@ -190,7 +197,7 @@ export class PostgresCloudStore implements CloudStore {
     if (!items.length) return [];
     const c = await this.checkout();
     try {
-      await c.query('BEGIN');
+      await c.query(BEGIN_MARKING);
       const out = await writeGroup(c, this.s, items);
       await this.graph.batchesStored(c, items.filter((it, i) => it.kind === 'links' && out[i] === 'stored').map((it) => it.batch));
       await c.query('COMMIT');
@@ -233,6 +240,7 @@ export class PostgresCloudStore implements CloudStore {
           [b.tenant, b.batchId, b.store, as, bs, tss, consent],
         );
       }
+      await noteIngest(c, s, [b], [], { batches: 1, sightings: 0 });
       await this.graph.batchesStored(c, [b]);
     });
   }
@@ -262,18 +270,25 @@ export class PostgresCloudStore implements CloudStore {
     const c = await this.checkout();
     const s = this.s;
     try {
-      await c.query('BEGIN');
+      await c.query(BEGIN_MARKING);
       let edges = 0;
       let sightings = 0;
       const ends: string[] = [];
+      const days: { tenant: string; epoch: string }[] = [];
       for (const n of nodes) {
         const gone = (await c.query(`DELETE FROM ${s}.edges WHERE tenant = $1 AND (a = $2 OR b = $2) RETURNING a, b`, [tenant, n])).rows as { a: string; b: string }[];
         edges += gone.length;
         for (const e of gone) ends.push(e.a, e.b);
-        if (n.startsWith('cid:')) sightings += (await c.query(`DELETE FROM ${s}.sightings WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)])).rowCount ?? 0;
+        if (n.startsWith('cid:')) {
+          const gone = (await c.query(`DELETE FROM ${s}.sightings WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)])).rowCount ?? 0;
+          sightings += gone;
+          if (gone) days.push({ tenant, epoch: n.slice(4, 14) });
+        }
         await c.query(`INSERT INTO ${s}.suppressed VALUES ($1, $2) ON CONFLICT DO NOTHING`, [suppressionDigest(tenant, n), Date.now()]);
       }
       await this.graph.removed(c, tenant, ends);
+      await markDays(c, s, days);
+      await bumpCounters(c, s, { sightings: -sightings });
       await c.query('COMMIT');
       return { edges, sightings };
     } catch (err) {
@@ -285,7 +300,12 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.s}.dead_letters (topic, reason, payload, bytes, received_ms) VALUES ($1,$2,$3,$4,$5)`, [redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs]);
+    // One statement: the letter and its count together.
+    await this.pool.query(
+      `WITH l AS (INSERT INTO ${this.s}.dead_letters (topic, reason, payload, bytes, received_ms) VALUES ($1,$2,$3,$4,$5))
+       INSERT INTO ${this.s}.counters SELECT 'stored_dead_letters.' || (pg_backend_pid() % 16), 1 ON CONFLICT (name) DO UPDATE SET value = ${this.s}.counters.value + 1`,
+      [redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs],
+    );
   }
 
   async upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void> {
@@ -298,18 +318,18 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async stats(): Promise<CloudStats> {
+    // Counters and small tables only: nothing here grows with the sightings.
     const s = this.s;
     const r = await this.pool.query(`SELECT
-      (SELECT count(*) FROM ${s}.batches) AS batches,
-      (SELECT count(*) FROM ${s}.sightings) AS sightings,
+      (SELECT coalesce(sum(value), 0) FROM ${s}.counters WHERE name LIKE 'stored\\_batches.%') AS batches,
+      (SELECT coalesce(sum(value), 0) FROM ${s}.counters WHERE name LIKE 'stored\\_sightings.%') AS sightings,
       (SELECT coalesce(max(value), 0) FROM ${s}.counters WHERE name = 'duplicates') AS duplicates,
       (SELECT coalesce(max(value), 0) FROM ${s}.counters WHERE name = 'conflicts') AS conflicts,
-      (SELECT count(*) FROM ${s}.dead_letters) AS dead_letters,
-      (SELECT count(*) FROM (SELECT DISTINCT tenant, epoch, cid FROM ${s}.sightings) d) AS consumer_ids,
-      (SELECT count(*) FROM (SELECT DISTINCT tenant, store FROM ${s}.batches) t) AS stores,
+      (SELECT coalesce(sum(value), 0) FROM ${s}.counters WHERE name LIKE 'stored\\_dead\\_letters.%') AS dead_letters,
+      (SELECT count(*) FROM (SELECT DISTINCT tenant, store FROM ${s}.store_days) t) AS stores,
       (SELECT count(*) FROM ${s}.agents) AS agents`);
     const x = r.rows[0];
-    return { batches: +x.batches, sightings: +x.sightings, duplicates: +x.duplicates, conflicts: +x.conflicts, deadLetters: +x.dead_letters, consumerIds: +x.consumer_ids, stores: +x.stores, agents: +x.agents };
+    return { batches: +x.batches, sightings: +x.sightings, duplicates: +x.duplicates, conflicts: +x.conflicts, deadLetters: +x.dead_letters, consumerIds: await this.rollups.consumerIds(), stores: +x.stores, agents: +x.agents };
   }
 
   async agents(): Promise<AgentRow[]> {
@@ -346,7 +366,7 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]> {
-    return (await this.pool.query(`SELECT DISTINCT tenant, store, epoch FROM ${this.s}.batches ORDER BY tenant, epoch DESC, store`)).rows;
+    return (await this.pool.query(`SELECT tenant, store, epoch FROM ${this.s}.store_days ORDER BY tenant, epoch DESC, store`)).rows;
   }
 
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {

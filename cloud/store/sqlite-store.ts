@@ -12,6 +12,7 @@ import type { SightingRow } from '../analytics/visits.js';
 import type { Edge, GraphRules } from '../identity/graph.js';
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 import { SQLITE_GRAPH_COUNTS_MIGRATION, SQLITE_GRAPH_MIGRATION, SqliteGraph } from './sqlite-graph.js';
+import { SQLITE_ROLLUPS_MIGRATION, SqliteRollups } from './sqlite-rollups.js';
 
 
 const MIGRATIONS = [
@@ -58,6 +59,8 @@ const MIGRATIONS = [
   SQLITE_GRAPH_MIGRATION,
   // Its counters, so /v1/graph reads a few rows instead of every identifier.
   SQLITE_GRAPH_COUNTS_MIGRATION,
+  // The reports' rollups per tenant-day, their marks, store-days and counters (issue 15): no report scans sightings.
+  SQLITE_ROLLUPS_MIGRATION,
 ];
 
 export class SqliteCloudStore implements CloudStore {
@@ -67,6 +70,8 @@ export class SqliteCloudStore implements CloudStore {
   private readonly insertEphemeral: Database.Statement;
   private readonly insertEstimate: Database.Statement;
   private readonly bump: Database.Statement;
+  private readonly count: Database.Statement;
+  private readonly markDay: Database.Statement;
   private readonly storedDigest: Database.Statement;
   private readonly ingestTx: Database.Transaction<(b: SightingsBatch, ms: number) => IngestOutcome>;
   private readonly isSuppressed: Database.Statement;
@@ -74,6 +79,8 @@ export class SqliteCloudStore implements CloudStore {
   private profileKeyBytes: Uint8Array | null = null;
   /** The identity graph as stored, kept up to date by every write that adds or removes edges. */
   readonly graph: SqliteGraph;
+  /** The reports' rollups per tenant-day (reports/). */
+  readonly rollups: SqliteRollups;
 
   /** `graphRules`: the identity rules to keep the graph for (the config's); without, the database's stay. */
   constructor(readonly path: string, graphRules?: GraphRules) {
@@ -96,20 +103,32 @@ export class SqliteCloudStore implements CloudStore {
     this.isSuppressed = db.prepare('SELECT 1 FROM suppressed WHERE digest = ?');
     const anySuppressed = db.prepare('SELECT EXISTS (SELECT 1 FROM suppressed) AS n').pluck();
     this.bump = db.prepare('INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1');
+    const count = db.prepare('INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
+    const storeDay = db.prepare('INSERT OR IGNORE INTO store_days VALUES (?, ?, ?)');
+    const mark = db.prepare('INSERT OR IGNORE INTO report_marks VALUES (?, ?)');
+    this.count = count;
+    this.markDay = mark;
     this.ingestTx = db.transaction((b: SightingsBatch, ms: number): IngestOutcome => {
       const w = b.window;
       const digest = batchDigest(b);
       if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, ms, digest).changes === 0) return this.known(b, digest);
+      // The day's reports are computed again when next read (or by the background refresh).
+      storeDay.run(b.tenant, b.store, b.epoch);
+      mark.run(b.tenant, b.epoch);
+      count.run('batches', 1);
       // Nobody erased yet (the usual case): no digest per sighting. Read inside the transaction, so an
       // erasure by another process is seen by the next batch.
       const check = anySuppressed.get() === 1;
+      let kept = 0;
       for (const s of b.sightings) {
         if (check && this.isSuppressed.get(suppressionDigest(b.tenant, `cid:${b.epoch}:${s.cid}`))) continue;
+        kept++;
         this.insertSighting.run(b.batchId, b.tenant, b.store, b.agent, b.epoch, s.cid, s.source, s.addressClass, s.first, s.last, s.frames, s.rssiMax, s.rssiMean, s.beacon?.type ?? null, s.beacon?.cid ?? null);
       }
       for (const e of b.ephemeral) this.insertEphemeral.run(b.batchId, b.tenant, b.store, b.epoch, w.start, e.source, e.addressClass, e.devices, e.frames);
       const est = b.estimate;
       if (est) this.insertEstimate.run(b.batchId, b.tenant, b.store, b.agent, b.epoch, w.start, w.end, est.method, est.wifi.present, est.wifi.arrivals, est.ble.present, est.ble.arrivals);
+      if (kept) count.run('sightings', kept);
       return 'stored';
     });
     const insertEdge = db.prepare('INSERT INTO edges (tenant, a, b, ts, batch_id, store, marketing) VALUES (?, ?, ?, ?, ?, ?, ?)');
@@ -118,6 +137,8 @@ export class SqliteCloudStore implements CloudStore {
       const last = Math.max(...b.links.map((l) => l.ts));
       const digest = batchDigest(b);
       if (this.insertBatch.run(b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, first, last, 0, ms, digest).changes === 0) return this.known(b, digest);
+      storeDay.run(b.tenant, b.store, b.epoch);
+      count.run('batches', 1);
       const check = anySuppressed.get() === 1;
       for (const l of b.links) {
         const nodes = linkNodes(b.epoch, l);
@@ -131,6 +152,7 @@ export class SqliteCloudStore implements CloudStore {
     // The key exists before any transaction that uses it: one made in a batch rolled back would be lost.
     this.profileKeySync();
     this.graph = new SqliteGraph(db, () => this.profileKeySync());
+    this.rollups = new SqliteRollups(db);
     this.graph.open(graphRules);
   }
 
@@ -187,10 +209,15 @@ export class SqliteCloudStore implements CloudStore {
         const gone = [...this.db.prepare('DELETE FROM edges WHERE tenant = ? AND a = ? RETURNING a, b').all(tenant, n), ...this.db.prepare('DELETE FROM edges WHERE tenant = ? AND b = ? RETURNING a, b').all(tenant, n)] as { a: string; b: string }[];
         edges += gone.length;
         for (const e of gone) ends.push(e.a, e.b);
-        if (n.startsWith('cid:')) sightings += this.db.prepare('DELETE FROM sightings WHERE tenant = ? AND epoch = ? AND cid = ?').run(tenant, n.slice(4, 14), n.slice(15)).changes;
+        if (n.startsWith('cid:')) {
+          const gone = this.db.prepare('DELETE FROM sightings WHERE tenant = ? AND epoch = ? AND cid = ?').run(tenant, n.slice(4, 14), n.slice(15)).changes;
+          sightings += gone;
+          if (gone) this.markDay.run(tenant, n.slice(4, 14));
+        }
         this.db.prepare('INSERT OR IGNORE INTO suppressed VALUES (?, ?)').run(suppressionDigest(tenant, n), now);
       }
       this.graph.removed(tenant, ends);
+      if (sightings) this.count.run('sightings', -sightings);
       return { edges, sightings };
     });
     return tx.immediate();
@@ -201,7 +228,10 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {
-    this.db.prepare('INSERT INTO dead_letters (topic, reason, payload, bytes, received_ms) VALUES (?, ?, ?, ?, ?)').run(redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs);
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO dead_letters (topic, reason, payload, bytes, received_ms) VALUES (?, ?, ?, ?, ?)').run(redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs);
+      this.count.run('dead_letters', 1);
+    })();
   }
 
   async upsertAgent(tenant: string, store: string, agent: string, state: string | null, status: Record<string, unknown>, receivedMs: number): Promise<void> {
@@ -216,15 +246,17 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async stats(): Promise<CloudStats> {
+    // Counters and small tables only: nothing here grows with the sightings.
     const one = (sql: string) => Number((this.db.prepare(sql).get() as { n: number }).n);
+    const counter = (name: string) => one(`SELECT coalesce(max(value), 0) AS n FROM counters WHERE name = '${name}'`);
     return {
-      batches: one('SELECT count(*) AS n FROM batches'),
-      sightings: one('SELECT count(*) AS n FROM sightings'),
-      duplicates: one("SELECT coalesce(max(value), 0) AS n FROM counters WHERE name = 'duplicates'"),
-      conflicts: one("SELECT coalesce(max(value), 0) AS n FROM counters WHERE name = 'conflicts'"),
-      deadLetters: one('SELECT count(*) AS n FROM dead_letters'),
-      consumerIds: one('SELECT count(*) AS n FROM (SELECT DISTINCT tenant, epoch, cid FROM sightings)'),
-      stores: one('SELECT count(*) AS n FROM (SELECT DISTINCT tenant, store FROM batches)'),
+      batches: counter('batches'),
+      sightings: counter('sightings'),
+      duplicates: counter('duplicates'),
+      conflicts: counter('conflicts'),
+      deadLetters: counter('dead_letters'),
+      consumerIds: await this.rollups.consumerIds(),
+      stores: one('SELECT count(*) AS n FROM (SELECT DISTINCT tenant, store FROM store_days)'),
       agents: one('SELECT count(*) AS n FROM agents'),
     };
   }
@@ -259,7 +291,7 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async tenantDays(): Promise<{ tenant: string; store: string; epoch: string }[]> {
-    return this.db.prepare('SELECT DISTINCT tenant, store, epoch FROM batches ORDER BY tenant, epoch DESC, store').all() as { tenant: string; store: string; epoch: string }[];
+    return this.db.prepare('SELECT tenant, store, epoch FROM store_days ORDER BY tenant, epoch DESC, store').all() as { tenant: string; store: string; epoch: string }[];
   }
 
   async sightingsOfDay(tenant: string, epoch: string, store?: string): Promise<SightingRow[]> {

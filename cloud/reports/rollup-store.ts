@@ -1,0 +1,38 @@
+/**
+ * What the database keeps for the reports (issue 15): a rollup per tenant-day (reports/tenant-day.ts,
+ * before k-anonymity), and a mark on every tenant-day that changed since its rollup was computed. Ingest
+ * and erasure set the marks in their own transactions; a refresh takes them off, computes, and saves
+ * under a generation, so a slower refresh that started earlier never overwrites a later one.
+ */
+import type { RawTenantDay } from './tenant-day.js';
+
+export interface DayMark {
+  tenant: string;
+  epoch: string;
+}
+
+export interface StoredRollup {
+  gen: number;
+  version: number;
+  computedMs: number;
+  /** Changed since (a mark is on the day). */
+  dirty: boolean;
+  day: RawTenantDay;
+}
+
+export interface RollupStore {
+  /** Marked days, oldest rollup first (never computed: first of all), with when their rollup was computed. */
+  dirty(limit: number): Promise<(DayMark & { computedMs: number | null })[]>;
+  /**
+   * Takes the marks off these days and returns the generation to save their rollups with. Every ingest
+   * that commits after this marks its day again; every one before it is in what the refresh reads next.
+   */
+  claim(days: readonly DayMark[]): Promise<number>;
+  /** Puts marks back on days (a refresh that failed). */
+  mark(days: readonly DayMark[]): Promise<void>;
+  /** Saves a tenant-day's rollup, unless one of a later generation is there already. */
+  save(tenant: string, gen: number, computedMs: number, day: RawTenantDay): Promise<void>;
+  get(tenant: string, epoch: string): Promise<StoredRollup | null>;
+  /** Distinct Consumer-IDs over every tenant-day's rollup. */
+  consumerIds(): Promise<number>;
+}
