@@ -129,6 +129,7 @@ async function main(): Promise<void> {
   jetstreamBench(results);
   graphBench(results);
   graphStoreBench(results);
+  reportsBench(results);
   activationBench(results);
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 1) + '\n');
 }
@@ -284,6 +285,36 @@ function graphStoreBench(results: Record<string, unknown>): void {
 omniloop benchmark — identity graph in the database (SQLite): ${fmt(g.identifiers)} identifiers, ${fmt(g.edges)} edges, ${fmt(g.profiles)} profiles, loaded at ${fmt(g.loadLinksPerSec)} links/s`);
   console.log(`  a link event: p50 ${fmt(g.linkP50Ms, 2)} ms, p95 ${fmt(g.linkP95Ms, 2)} ms, p99 ${fmt(g.linkP99Ms, 2)} ms  target <= 5 ms: ${g.linkP95Ms <= 5 ? 'MET' : 'MISSED'}; a profile: ${fmt(g.profileP50Ms, 2)} ms; graph counts: ${fmt(g.countsMs)} ms`);
   console.log(`  a link into one raw component of many people (a shared network token), in time order / delivered late: ${g.hot.map((h) => `${fmt(h.people)} people ${fmt(h.inOrderP50Ms, 1)} / ${fmt(h.lateP50Ms, 1)} ms`).join(', ')}; peak RSS ${fmt(g.maxRssMb)} MB`);
+}
+
+/**
+ * A chain's reports (issue 15): STORES × DAYS store-days of generated history (default 50 × 90, ~1,100
+ * sightings each: ~5M sightings; OMNILOOP_BENCH_REPORTS="stores days perStoreDay" for another size) loaded
+ * through group commit into PostgreSQL and SQLite, then the API's routes over HTTP, beside what they
+ * computed before rollups. Alone: node dist/scripts/bench/reports-worker.js sqlite|postgres 50 90 1100 [PG_URL].
+ * Target: every route ≤ 100 ms p95.
+ */
+function reportsBench(results: Record<string, unknown>): void {
+  const [stores, days, per] = (process.env.OMNILOOP_BENCH_REPORTS ?? '50 90 1100').split(/\s+/);
+  const pg = process.env.OMNILOOP_BENCH_PG ?? 'postgres://root@127.0.0.1:5432/test';
+  console.log(`\nomniloop benchmark — reports from rollups: ${stores} stores × ${days} days × ~${per} sightings per store-day, routes over HTTP (p50 / p95 ms)`);
+  type P = { p50: number; p95: number };
+  for (const kind of ['postgres', 'sqlite']) {
+    const r = spawnSync(process.execPath, [join(HERE, 'bench', 'reports-worker.js'), kind, stores!, days!, per!, pg], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0) {
+      console.log(`  ${kind}: skipped (${r.stderr.trim().split('\n').pop()})`);
+      continue;
+    }
+    const x = JSON.parse(r.stdout) as { sightings: number; loadSeconds: number; ingestPerSec: number[]; rollupAllSeconds: number; routes: Record<string, P>; linkEvents: number; todayExact: P; todayStale: P; before: { footfallDay: P; stats: P }; maxRssMb: number };
+    results[`reports-${kind}`] = x;
+    const f = (p: P) => `${fmt(p.p50, 1)} / ${fmt(p.p95, 1)}`;
+    const worst = Math.max(...Object.values(x.routes).map((p) => p.p95), x.todayStale.p95);
+    console.log(`  ${kind}: ${fmt(x.sightings)} sightings loaded in ${fmt(x.loadSeconds, 0)} s (sightings/s per tenth of the history: ${x.ingestPerSec.map((n) => fmt(n)).join(', ')}); every day's rollup made in ${fmt(x.rollupAllSeconds, 1)} s`);
+    console.log(`    /v1/footfall, a past day, all stores ${f(x.routes.footfallDay!)} (before rollups, every sighting of the day: ${f(x.before.footfallDay)} → ${fmt(x.before.footfallDay.p95 / x.routes.footfallDay!.p95, 0)}x); one store ${f(x.routes.footfallStore!)}`);
+    console.log(`    /v1/stats ${f(x.routes.stats!)} (before, scans: ${f(x.before.stats)} → ${fmt(x.before.stats.p95 / x.routes.stats!.p95, 0)}x); /v1/tenants ${f(x.routes.tenants!)}`);
+    console.log(`    the period (profiled devices only, ${fmt(x.linkEvents)} link events): /v1/flows 7 days ${f(x.routes.flows7!)}, /v1/returning 7 days ${f(x.routes.returning7!)}, 30 days ${f(x.routes.returning30!)}, /v1/segments ${f(x.routes.segments!)}; /v1/graph ${f(x.routes.graph!)}; /v1/visits of one store-day ${f(x.routes.visitsStore!)}`);
+    console.log(`    today, a batch before every read: exact ${f(x.todayExact)}, served up to 30 s stale ${f(x.todayStale)}; peak RSS ${fmt(x.maxRssMb)} MB  target <= 100 ms p95 (rollup routes, stale today): ${worst <= 100 ? 'MET' : 'MISSED'}`);
+  }
 }
 
 main().catch((err: Error) => {

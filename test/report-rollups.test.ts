@@ -18,6 +18,17 @@ import { refreshMarked, reportStats, tenantDay } from '../cloud/reports/rollups.
 import { validateSightingsMessage, type SightingsBatch } from '../shared/wire/sightings-schema.js';
 import { mulberry32 } from '../scripts/lib/prng.js';
 import { PG, backends } from './helpers/backends.js';
+import { validateLinksMessage, type LinksBatch } from '../shared/wire/links-schema.js';
+import { returningProfiles } from '../cloud/analytics/returning.js';
+import { storeFlows } from '../cloud/analytics/flows.js';
+import { sightingsOfPeriod, daysBetween } from '../cloud/analytics/period.js';
+import { profileLookup, profilesOfSightings } from '../cloud/identity/graph-reads.js';
+import { DEFAULT_GRAPH_RULES, type GraphRules } from '../cloud/identity/graph.js';
+import { periodFlows } from '../cloud/reports/period-flows.js';
+import { segmentMembers } from '../cloud/segments/evaluate.js';
+import { DEFAULT_SEGMENTS, longestWindow, segmentsOf } from '../cloud/segments/rules.js';
+import { visitsBySubject, windowStart } from '../cloud/segments/activity.js';
+import { suppress } from '../cloud/analytics/visits.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-rollups-'));
 const { list, dropAll } = backends(dir, 'rollup');
@@ -193,11 +204,115 @@ describe.each(list)('reports from rollups on %s', (name, backend) => {
   });
 });
 
+/** Link events for some of the history's devices: people (e-mails) who come back on other days and to other stores. */
+function linksFor(batches: readonly SightingsBatch[], seed: number): LinksBatch[] {
+  const rnd = mulberry32(seed);
+  const seen = new Map<string, { store: string; epoch: string; ts: number }>();
+  for (const b of batches) for (const x of b.sightings) if (x.source === 'wifi') seen.set(`${b.epoch}|${x.cid}`, { store: b.store, epoch: b.epoch, ts: x.first });
+  const out: LinksBatch[] = [];
+  let seq = 0;
+  for (const [key, at] of seen) {
+    if (rnd() > 0.35) continue;
+    const cid = key.split('|')[1]!;
+    seq++;
+    const msg = {
+      schema: 'omniloop.links/1', tenant: TENANT, store: at.store, agent: 'till-1', batchId: `till-1:l${seed}:${seq}`, seq, epoch: at.epoch,
+      links: [{ ts: at.ts, cid, hem: Math.floor(rnd() * 60).toString(16).padStart(64, 'a'), consent: { marketing: rnd() < 0.5 } }],
+    };
+    const v = validateLinksMessage(`omniloop/v1/${TENANT}/${at.store}/till-1/links`, Buffer.from(JSON.stringify(msg)));
+    if (!v.ok) throw new Error(v.reason);
+    out.push(v.value);
+  }
+  return out;
+}
+
+/** The period reports as they were: every sighting of the period read, then the profiles of its devices. */
+async function periodReference(store: CloudStore, from: string, to: string, k: number, rules: GraphRules) {
+  const rows = await sightingsOfPeriod(store, TENANT, from, to);
+  const look = await profileLookup(store, TENANT, rules);
+  const profileOf = await profilesOfSightings(look, rows);
+  const days = new Map<string, Set<string>>();
+  const stores = new Map<string, Set<string>>();
+  for (const r of rows) {
+    const p = profileOf.get(`cid:${r.epoch}:${r.cid}`);
+    if (!p) continue;
+    (days.get(p) ?? days.set(p, new Set()).get(p)!).add(r.epoch);
+    (stores.get(p) ?? stores.set(p, new Set()).get(p)!).add(r.store);
+  }
+  const count = (m: Map<string, Set<string>>) => [...m.values()].filter((x) => x.size > 1).length;
+  const returning = { from, to, profiles: suppress(days.size, k), returning: suppress(count(days), k), multiStore: suppress(count(stores), k) };
+  const flows = storeFlows(buildVisits(rows), (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`), k);
+  // Segments on `to`: every day of the longest window, the profiled devices' visits.
+  const windowRows = await sightingsOfPeriod(store, TENANT, windowStart(to, longestWindow(DEFAULT_SEGMENTS)), to);
+  const segProfiles = await profilesOfSightings(look, windowRows);
+  const withProfile = windowRows.filter((r) => segProfiles.has(`cid:${r.epoch}:${r.cid}`));
+  const segments = new Map<string, string[]>(DEFAULT_SEGMENTS.map((r) => [r.name, []]));
+  const bySubject = visitsBySubject(buildVisits(withProfile), (epoch, cid) => segProfiles.get(`cid:${epoch}:${cid}`)!);
+  for (const [profile, visits] of [...bySubject].sort((a, b) => (a[0] < b[0] ? -1 : 1))) for (const name of segmentsOf(visits, to, DEFAULT_SEGMENTS)) segments.get(name)!.push(profile);
+  return { returning, flows, segments };
+}
+
+describe.each(list)('period reports on %s', (name, backend) => {
+  it('returning, flows and segments read only profiled devices and equal the computation from every sighting, stored graph or in memory', async () => {
+    const store = await backend.open('period');
+    const all = history(5);
+    for (let i = 0; i < all.length; i += 40) await store.ingestGroup(all.slice(i, i + 40).map((batch) => ({ kind: 'sightings', batch, receivedMs: 1 })));
+    const links = linksFor(all, 5);
+    expect(links.length).toBeGreaterThan(50);
+    for (const l of links) expect(await store.ingestLinks(l, 1)).toBe('stored');
+    const other: GraphRules = { ...DEFAULT_GRAPH_RULES, maxPersonsPerDevice: 7 };
+    for (const rules of [DEFAULT_GRAPH_RULES, other]) {
+      for (const [from, to] of [[DAYS[0]!, DAYS[2]!], [DAYS[1]!, DAYS[2]!], [DAYS[0]!, DAYS[0]!]] as const) {
+        for (const k of [1, 3]) {
+          const want = await periodReference(store, from, to, k, rules);
+          const got = { returning: await returningProfiles(store, TENANT, from, to, k, rules), flows: await periodFlows(store, TENANT, from, to, k, rules), segments: await segmentMembers(store, TENANT, to, DEFAULT_SEGMENTS, rules) };
+          expect(got, `${from}..${to}, k=${k}, maxPersonsPerDevice ${rules.maxPersonsPerDevice}`).toEqual(want);
+        }
+      }
+    }
+    // Late batches, more links and an erasure after the devices' visits were kept: read again, the same.
+    const more = history(6).filter((b) => b.epoch !== DAYS[0]);
+    for (const b of more.slice(0, 150)) await store.ingestSightings(b, 1);
+    for (const l of linksFor(more.slice(0, 150), 6)) await store.ingestLinks(l, 1);
+    const [victim] = (await store.rollups.profiledDevices(TENANT, [DAYS[1]!])).map((r) => r.device.cid);
+    await store.erase(TENANT, [`cid:${DAYS[1]}:${victim}`]);
+    expect(await deviceRows(name, 'period', DAYS[1]!, victim!)).toBe(0); // gone with its sightings, not at the next refresh
+    for (const k of [1, 3]) {
+      const want = await periodReference(store, DAYS[0]!, DAYS[2]!, k, DEFAULT_GRAPH_RULES);
+      expect({ returning: await returningProfiles(store, TENANT, DAYS[0]!, DAYS[2]!, k), flows: await periodFlows(store, TENANT, DAYS[0]!, DAYS[2]!, k, DEFAULT_GRAPH_RULES), segments: await segmentMembers(store, TENANT, DAYS[2]!, DEFAULT_SEGMENTS, DEFAULT_GRAPH_RULES) }, `after more, k=${k}`).toEqual(want);
+    }
+    const ref = await periodReference(store, DAYS[0]!, DAYS[2]!, 1, DEFAULT_GRAPH_RULES);
+    expect(ref.returning.returning).toBeGreaterThan(0);
+    expect(ref.flows.acrossDays.length).toBeGreaterThan(0);
+    expect(ref.flows.sameDay.length).toBeGreaterThan(0);
+    expect([...ref.segments.values()].flat().length).toBeGreaterThan(0);
+    // Only the linked devices' sightings: fewer than the period's.
+    const look = await profileLookup(store, TENANT, DEFAULT_GRAPH_RULES);
+    expect((await look.profiledDevices(daysBetween(DAYS[0]!, DAYS[2]!))).size).toBeLessThan(new Set((await sightingsOfPeriod(store, TENANT, DAYS[0]!, DAYS[2]!)).map((r) => `${r.epoch}|${r.cid}`)).size / 2);
+    await store.close();
+  });
+});
+
+/** Rows of one device-day in the rollups' device table, read from the database itself. */
+async function deviceRows(backendName: string, name: string, epoch: string, cid: string): Promise<number> {
+  if (backendName === 'sqlite') {
+    const db = new Database(join(dir, `${name}.db`), { readonly: true });
+    const n = db.prepare('SELECT count(*) FROM device_days WHERE epoch = ? AND cid = ?').pluck().get(epoch, cid) as number;
+    db.close();
+    return n;
+  }
+  const c = new pg.Client(PG);
+  await c.connect();
+  const r = await c.query(`SELECT count(*)::int AS n FROM t_rollup_${name}_${process.pid}.device_days WHERE epoch = $1 AND cid = $2`, [epoch, cid]);
+  await c.end();
+  return r.rows[0].n;
+}
+
 /** Drops what SQLite's migration 11 / PostgreSQL's schema 7 added, as a database of the version before has it. */
 async function downgrade(backendName: string, name: string): Promise<void> {
   if (backendName === 'sqlite') {
     const db = new Database(join(dir, `${name}.db`));
-    db.exec(`DROP TABLE report_marks; DROP TABLE report_days; DROP TABLE store_days; DELETE FROM counters WHERE name IN ('batches', 'sightings', 'dead_letters');
+    db.exec(`DROP TABLE report_marks; DROP TABLE report_days; DROP TABLE store_days; DROP TABLE device_days; DELETE FROM counters WHERE name IN ('batches', 'sightings', 'dead_letters');
              DELETE FROM meta WHERE key = 'report_gen'; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 1};`);
     db.close();
     return;
@@ -205,7 +320,7 @@ async function downgrade(backendName: string, name: string): Promise<void> {
   const c = new pg.Client(PG);
   await c.connect();
   const s = `t_rollup_${name}_${process.pid}`;
-  await c.query(`DROP TABLE ${s}.report_marks; DROP TABLE ${s}.report_days; DROP TABLE ${s}.store_days; DROP SEQUENCE ${s}.report_gen;
+  await c.query(`DROP TABLE ${s}.report_marks; DROP TABLE ${s}.report_days; DROP TABLE ${s}.store_days; DROP TABLE ${s}.device_days; DROP SEQUENCE ${s}.report_gen;
                  DELETE FROM ${s}.counters WHERE name LIKE 'stored%'; UPDATE ${s}.meta SET value = '6' WHERE key = 'schema_version'`);
   await c.end();
 }

@@ -18,8 +18,19 @@ export interface StoreFlows {
   acrossDays: (Flow & { profiles: number | null })[];
 }
 
+/** Movement counted exactly: distinct devices (same day) and profiles (across days) per direction. */
+export interface RawFlows {
+  sameDay: (Flow & { n: number })[];
+  acrossDays: (Flow & { n: number })[];
+}
+
 export function storeFlows(visits: readonly Visit[], profileOf: (epoch: string, cid: string) => string | undefined, k: number): StoreFlows {
-  const sorted = [...visits].sort((a, b) => a.start - b.start);
+  return shownFlows(rawFlows(visits, profileOf), k);
+}
+
+export function rawFlows(visits: readonly Visit[], profileOf: (epoch: string, cid: string) => string | undefined): RawFlows {
+  // Ties broken by what the visit is, so every reader of the same visits gets the same flows.
+  const sorted = [...visits].sort((a, b) => a.start - b.start || cmp(a.epoch, b.epoch) || cmp(a.cid, b.cid) || cmp(a.store, b.store));
   const sameDay = new Map<string, Set<string>>();
   const acrossDays = new Map<string, Set<string>>();
   const lastOfDevice = new Map<string, Visit>();
@@ -39,13 +50,38 @@ export function storeFlows(visits: readonly Visit[], profileOf: (epoch: string, 
     if (before && before.epoch !== v.epoch && before.store !== v.store) count(acrossDays, before.store, v.store, p);
     lastOfProfile.set(p, v);
   }
-  const rows = <K extends string>(m: Map<string, Set<string>>, field: K) =>
-    [...m]
-      .map(([key, who]) => {
-        const [from, to] = key.split('\u0000') as [string, string];
-        return { from, to, n: who.size, [field]: suppress(who.size, k) } as Flow & { n: number } & Record<K, number | null>;
-      })
-      .sort((a, b) => b.n - a.n || a.from.localeCompare(b.from) || a.to.localeCompare(b.to))
-      .map(({ n: _n, ...r }) => r);
-  return { k, sameDay: rows(sameDay, 'devices'), acrossDays: rows(acrossDays, 'profiles') };
+  const rows = (m: Map<string, Set<string>>) =>
+    [...m].map(([key, who]) => {
+      const [from, to] = key.split('\u0000') as [string, string];
+      return { from, to, n: who.size };
+    });
+  return { sameDay: rows(sameDay), acrossDays: rows(acrossDays) };
 }
+
+/**
+ * The same-day flows of several days: a device is one store-day's Consumer-ID, so the days' devices are
+ * disjoint and their counts add up (what the tenant-day rollups keep, summed over a period).
+ */
+export function addFlows(days: readonly (Flow & { n: number })[][]): (Flow & { n: number })[] {
+  const sum = new Map<string, Flow & { n: number }>();
+  for (const list of days) {
+    for (const f of list) {
+      const key = `${f.from}\u0000${f.to}`;
+      const had = sum.get(key);
+      if (had) had.n += f.n;
+      else sum.set(key, { ...f });
+    }
+  }
+  return [...sum.values()];
+}
+
+/** Flows as shown: busiest first, every count below k hidden. */
+export function shownFlows(r: RawFlows, k: number): StoreFlows {
+  const rows = <K extends string>(list: (Flow & { n: number })[], field: K) =>
+    [...list]
+      .sort((a, b) => b.n - a.n || a.from.localeCompare(b.from) || a.to.localeCompare(b.to))
+      .map(({ from, to, n }) => ({ from, to, [field]: suppress(n, k) }) as Flow & Record<K, number | null>);
+  return { k, sameDay: rows(r.sameDay, 'devices'), acrossDays: rows(r.acrossDays, 'profiles') };
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

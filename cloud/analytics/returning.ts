@@ -5,9 +5,10 @@
  */
 import type { CloudStore } from '../store/cloud-store.js';
 import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
-import { profileLookup, profilesOfSightings } from '../identity/graph-reads.js';
 import { suppress } from './visits.js';
-import { sightingsOfPeriod } from './period.js';
+import { daysBetween } from './period.js';
+import { profiledVisits } from '../reports/period-flows.js';
+import { EXACT, type ReportOptions } from '../reports/rollups.js';
 
 export interface ReturningFigures {
   from: string;
@@ -20,10 +21,9 @@ export interface ReturningFigures {
   multiStore: number | null;
 }
 
-export async function returningProfiles(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules = DEFAULT_GRAPH_RULES): Promise<ReturningFigures> {
-  const rows = await sightingsOfPeriod(store, tenant, from, to);
-  // The profiles of the period's devices only, from the stored graph.
-  const profileOf = await profilesOfSightings(await profileLookup(store, tenant, rules), rows);
+export async function returningProfiles(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules = DEFAULT_GRAPH_RULES, opts: ReportOptions = EXACT): Promise<ReturningFigures> {
+  // The visits of the period's devices that are in a profile only: the others cannot return.
+  const { visits: rows, profileOf } = await profiledVisits(store, tenant, daysBetween(from, to), rules, opts);
   const days = new Map<string, Set<string>>();
   const stores = new Map<string, Set<string>>();
   for (const r of rows) {

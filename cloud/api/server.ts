@@ -12,10 +12,10 @@ import { EXACT, refreshMarked, reportStats, type ReportOptions } from '../report
 import type { Logger } from 'pino';
 import { findProfile } from '../identity/profiles.js';
 import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
-import { profileLookup, profilesOfSightings, tenantGraphFigures } from '../identity/graph-reads.js';
+import { tenantGraphFigures } from '../identity/graph-reads.js';
 import { agentHealth } from '../analytics/agent-health.js';
-import { storeFlows } from '../analytics/flows.js';
-import { periodProblem, sightingsOfPeriod } from '../analytics/period.js';
+import { periodFlows } from '../reports/period-flows.js';
+import { periodProblem } from '../analytics/period.js';
 import { returningProfiles } from '../analytics/returning.js';
 import { serveDashboard } from '../dashboard/serve.js';
 import { DEFAULT_SEGMENTS, type SegmentRule } from '../segments/rules.js';
@@ -158,15 +158,12 @@ export class ApiServer {
       case '/v1/flows': {
         const t = tenant();
         const { from, to } = period();
-        const rows = await sightingsOfPeriod(this.store, t, from, to);
-        const profileOf = await profilesOfSightings(await profileLookup(this.store, t, this.opts.rules ?? DEFAULT_GRAPH_RULES), rows);
-        const flows = storeFlows(buildVisits(rows), (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`), k);
-        return send(res, 200, { tenant: t, from, to, ...flows });
+        return send(res, 200, { tenant: t, from, to, ...(await periodFlows(this.store, t, from, to, k, this.opts.rules ?? DEFAULT_GRAPH_RULES, this.reports)) });
       }
       case '/v1/returning': {
         const t = tenant();
         const { from, to } = period();
-        return send(res, 200, { tenant: t, k, ...(await returningProfiles(this.store, t, from, to, k, this.opts.rules)) });
+        return send(res, 200, { tenant: t, k, ...(await returningProfiles(this.store, t, from, to, k, this.opts.rules, this.reports)) });
       }
       case '/v1/segments': {
         // Profiles per segment on a day (default: the tenant's latest with data), k-anonymous.
@@ -174,7 +171,7 @@ export class ApiServer {
         const day = q('day', DAY, false) ?? (await latestDay(this.store, t));
         const problem = dayProblem(day);
         if (problem) throw new HttpError(400, problem);
-        const members = await segmentMembers(this.store, t, day, this.opts.segments ?? DEFAULT_SEGMENTS, this.opts.rules ?? DEFAULT_GRAPH_RULES);
+        const members = await segmentMembers(this.store, t, day, this.opts.segments ?? DEFAULT_SEGMENTS, this.opts.rules ?? DEFAULT_GRAPH_RULES, this.reports);
         return send(res, 200, { tenant: t, day, k, segments: segmentCounts(members, k) });
       }
       case '/v1/graph': {

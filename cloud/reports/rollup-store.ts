@@ -4,7 +4,7 @@
  * and erasure set the marks in their own transactions; a refresh takes them off, computes, and saves
  * under a generation, so a slower refresh that started earlier never overwrites a later one.
  */
-import type { RawTenantDay } from './tenant-day.js';
+import type { DeviceDay, RawTenantDay } from './tenant-day.js';
 
 export interface DayMark {
   tenant: string;
@@ -30,9 +30,21 @@ export interface RollupStore {
   claim(days: readonly DayMark[]): Promise<number>;
   /** Puts marks back on days (a refresh that failed). */
   mark(days: readonly DayMark[]): Promise<void>;
-  /** Saves a tenant-day's rollup, unless one of a later generation is there already. */
-  save(tenant: string, gen: number, computedMs: number, day: RawTenantDay): Promise<void>;
+  /**
+   * Saves a tenant-day's rollup and replaces its devices' visits, in one transaction, unless one of a
+   * later generation is there already.
+   */
+  save(tenant: string, gen: number, computedMs: number, day: RawTenantDay, devices: readonly DeviceDay[]): Promise<void>;
+  /**
+   * The visits of the devices of these days that are in a profile (stored graph), with the profile: the
+   * period reports' input, one row per linked device-day through the graph's index of them.
+   */
+  profiledDevices(tenant: string, epochs: readonly string[]): Promise<{ profile: string; epoch: string; device: DeviceDay }[]>;
   get(tenant: string, epoch: string): Promise<StoredRollup | null>;
+  /** The rollups of several days of a tenant (one statement), by epoch. */
+  getMany(tenant: string, epochs: readonly string[]): Promise<Map<string, StoredRollup>>;
+  /** Which of these days have any batch of the tenant (store_days): a day without one has no figures to compute. */
+  daysWithData(tenant: string, epochs: readonly string[]): Promise<Set<string>>;
   /** Distinct Consumer-IDs over every tenant-day's rollup. */
   consumerIds(): Promise<number>;
 }

@@ -8,7 +8,7 @@
  */
 import type { CloudStats, CloudStore } from '../store/cloud-store.js';
 import { storeTimezones } from '../analytics/visits.js';
-import type { DayMark } from './rollup-store.js';
+import type { DayMark, StoredRollup } from './rollup-store.js';
 import { ROLLUP_VERSION, computeTenantDay, type RawTenantDay } from './tenant-day.js';
 
 export interface ReportOptions {
@@ -25,14 +25,33 @@ async function zonesOf(store: CloudStore, tenant: string): Promise<(store: strin
 
 /** A tenant-day's figures before k-anonymity, from its rollup when that is current enough. */
 export async function tenantDay(store: CloudStore, tenant: string, epoch: string, opts: ReportOptions = EXACT): Promise<RawTenantDay> {
-  const [r, zoneOf] = await Promise.all([store.rollups.get(tenant, epoch), zonesOf(store, tenant)]);
-  // A store whose agents now report another zone: its hours move, so the day is computed again.
-  const current = r && r.version === ROLLUP_VERSION && r.day.stores.every((s) => s.timezone === zoneOf(s.store));
-  if (current && (!r.dirty || Date.now() - r.computedMs < opts.maxStaleMs)) return r.day;
-  return (await compute(store, tenant, [epoch], zoneOf))[0]!;
+  return (await tenantDaysOf(store, tenant, [epoch], opts))[0]!;
 }
 
-/** Claims the days, computes them from what is stored, saves what has data; returns them in order. */
+/** Several days of a tenant (a period's): their rollups in one read, the days due computed, in order. */
+export async function tenantDaysOf(store: CloudStore, tenant: string, epochs: readonly string[], opts: ReportOptions = EXACT): Promise<RawTenantDay[]> {
+  const [kept, zoneOf] = await Promise.all([store.rollups.getMany(tenant, epochs), zonesOf(store, tenant)]);
+  const now = Date.now();
+  const usable = (r: StoredRollup | undefined): r is StoredRollup =>
+    // A store whose agents now report another zone: its hours move, so the day is computed again.
+    !!r && r.version === ROLLUP_VERSION && r.day.stores.every((s) => s.timezone === zoneOf(s.store)) && (!r.dirty || now - r.computedMs < opts.maxStaleMs);
+  const due = epochs.filter((e) => !usable(kept.get(e)));
+  const computed = new Map<string, RawTenantDay>();
+  if (due.length) {
+    // A day without any batch has nothing to compute and keeps no row (anyone may ask for any day).
+    const withData = await store.rollups.daysWithData(tenant, due);
+    for (const e of due) {
+      if (withData.has(e) || kept.has(e)) continue;
+      const { devices: _none, ...empty } = computeTenantDay(e, [], [], zoneOf);
+      computed.set(e, empty);
+    }
+    const todo = due.filter((e) => !computed.has(e));
+    if (todo.length) for (const [i, day] of (await compute(store, tenant, todo, zoneOf)).entries()) computed.set(todo[i]!, day);
+  }
+  return epochs.map((e) => computed.get(e) ?? kept.get(e)!.day);
+}
+
+/** Claims the days, computes them from what is stored, saves them; returns them in order. */
 async function compute(store: CloudStore, tenant: string, epochs: readonly string[], zoneOf: (s: string) => string): Promise<RawTenantDay[]> {
   const marks: DayMark[] = epochs.map((epoch) => ({ tenant, epoch }));
   const gen = await store.rollups.claim(marks);
@@ -40,9 +59,8 @@ async function compute(store: CloudStore, tenant: string, epochs: readonly strin
     const out: RawTenantDay[] = [];
     for (const epoch of epochs) {
       const [rows, estimates] = await Promise.all([store.sightingsOfDay(tenant, epoch), store.estimatesOfDay(tenant, epoch)]);
-      const day = computeTenantDay(epoch, rows, estimates, zoneOf);
-      // A day without data keeps no row: a day anyone may ask for leaves nothing behind.
-      if (day.stores.length || (await store.rollups.get(tenant, epoch))) await store.rollups.save(tenant, gen, Date.now(), day);
+      const { devices, ...day } = computeTenantDay(epoch, rows, estimates, zoneOf);
+      await store.rollups.save(tenant, gen, Date.now(), day, devices);
       out.push(day);
     }
     return out;

@@ -5,7 +5,8 @@
  */
 import type { EstimateRow } from '../store/cloud-store.js';
 import { rawPeople, shownPeople, type PeopleFigures, type RawPeople } from '../analytics/people.js';
-import { buildVisits, rawStoreDays, shownStoreDay, type RawStoreDay, type SightingRow, type StoreDayFigures } from '../analytics/visits.js';
+import { DEFAULT_RULES, buildVisits, rawStoreDays, shownStoreDay, type RawStoreDay, type SightingRow, type StoreDayFigures, type Visit } from '../analytics/visits.js';
+import { rawFlows, type Flow } from '../analytics/flows.js';
 
 /** A store-day: visitors, dwell and flows from the known phones, and people heard, estimated for all. */
 export interface DayFigures extends StoreDayFigures {
@@ -16,19 +17,47 @@ export interface RawDayFigures extends RawStoreDay {
   people: RawPeople;
 }
 
+/**
+ * One device's visits of a store-day (every store), as the rollup keeps them beside the figures: what
+ * the period reports read for the devices in a profile, instead of their sightings. No identifier but
+ * the Consumer-ID of the day, which the sightings hold too; erasure deletes it with them.
+ */
+export interface DeviceDay {
+  cid: string;
+  /** [store, start, end, frames, rssiMax] per visit, in time order. */
+  visits: [string, number, number, number, number | null][];
+}
+
+/** A device-day's visits back as Visit records (visitor judged again by the same rules). */
+export function visitsOfDevice(epoch: string, d: DeviceDay): Visit[] {
+  return d.visits.map(([store, start, end, frames, rssiMax]) => ({ store, epoch, cid: d.cid, start, end, frames, rssiMax, visitor: isVisitor(start, end, rssiMax) }));
+}
+
 export interface RawTenantDay {
   epoch: string;
   /** Distinct Consumer-IDs of the day, every source (the /v1/stats figure). */
   cids: number;
   /** Every store with sightings or estimates that day, by name. */
   stores: RawDayFigures[];
+  /** Devices whose next visit that day was in another store, per direction (a period's add up). */
+  sameDayFlows: (Flow & { n: number })[];
 }
 
 /** The version of what a rollup holds: a rollup of another version is computed again when read. */
-export const ROLLUP_VERSION = 1;
+export const ROLLUP_VERSION = 2;
 
-export function computeTenantDay(epoch: string, rows: readonly SightingRow[], estimates: readonly EstimateRow[], zoneOf: (store: string) => string): RawTenantDay {
-  const known = rawStoreDays(buildVisits([...rows]), zoneOf);
+const isVisitor = (start: number, end: number, rssiMax: number | null) => end - start >= DEFAULT_RULES.visitorMinDwellMs || (rssiMax !== null && rssiMax >= DEFAULT_RULES.visitorMinRssi);
+
+/** Every device's visits of the day (the rollup's device rows), from the day's visits. */
+export function devicesOf(visits: readonly Visit[]): DeviceDay[] {
+  const by = new Map<string, DeviceDay>();
+  for (const v of visits) (by.get(v.cid) ?? by.set(v.cid, { cid: v.cid, visits: [] }).get(v.cid)!).visits.push([v.store, v.start, v.end, v.frames, v.rssiMax]);
+  return [...by.values()];
+}
+
+export function computeTenantDay(epoch: string, rows: readonly SightingRow[], estimates: readonly EstimateRow[], zoneOf: (store: string) => string): RawTenantDay & { devices: DeviceDay[] } {
+  const visits = buildVisits([...rows]);
+  const known = rawStoreDays(visits, zoneOf);
   const names = [...new Set([...known.map((f) => f.store), ...estimates.map((e) => e.store)])].sort();
   const rowsOf = groupBy(rows, (r) => r.store);
   const estimatesOf = groupBy(estimates, (e) => e.store);
@@ -36,7 +65,7 @@ export function computeTenantDay(epoch: string, rows: readonly SightingRow[], es
     const base = known.find((f) => f.store === name) ?? emptyRawStoreDay(name, epoch, zoneOf(name));
     return { ...base, people: rawPeople(rowsOf.get(name) ?? [], estimatesOf.get(name) ?? [], base.timezone) };
   });
-  return { epoch, cids: new Set(rows.map((r) => r.cid)).size, stores };
+  return { epoch, cids: new Set(rows.map((r) => r.cid)).size, stores, sameDayFlows: rawFlows(visits, () => undefined).sameDay, devices: devicesOf(visits) };
 }
 
 /** A store-day's figures as shown, every count of people below k hidden. */

@@ -3,7 +3,8 @@
  *   - segmentsOfCids: the segments of the devices present in a store *now* — called every few seconds, so
  *     it reads only those devices' profiles' Consumer-IDs of the days within the longest window (one
  *     lookup per device-day), never the whole tenant;
- *   - segmentMembers: every profile of every segment (export, counts) — reads each day of the window.
+ *   - segmentMembers: every profile of every segment (export, counts) — reads the window's devices that
+ *     are in a profile (an index of them by day) and their sightings only.
  * Both read the tenant's identity graph as the database keeps it (identity/graph-reads.ts): the
  * profiles of the devices at hand and those profiles' members, so an erasure or an unmerge shows at the
  * next call and no call loads the whole graph.
@@ -11,9 +12,11 @@
 import type { CloudStore } from '../store/cloud-store.js';
 import type { GraphRules } from '../identity/graph.js';
 import type { GraphFreshness } from '../identity/tenant-graph.js';
-import { profileLookup, profilesOfSightings } from '../identity/graph-reads.js';
-import { buildVisits, suppress, type SightingRow } from '../analytics/visits.js';
+import { profileLookup } from '../identity/graph-reads.js';
+import { buildVisits, suppress } from '../analytics/visits.js';
 import { daysBetween } from '../analytics/period.js';
+import { profiledVisits } from '../reports/period-flows.js';
+import { EXACT, type ReportOptions } from '../reports/rollups.js';
 import { InputError } from '../../shared/errors.js';
 import { dayProblem, visitsBySubject, windowStart } from './activity.js';
 import { longestWindow, segmentsOf, type SegmentRule } from './rules.js';
@@ -68,21 +71,14 @@ export async function segmentsOfCids(store: CloudStore, tenant: string, day: str
 }
 
 /** Every profile in each segment on `day` (sorted ids; every rule present, possibly empty). */
-export async function segmentMembers(store: CloudStore, tenant: string, day: string, rules: SegmentRule[], graphRules: GraphRules): Promise<Map<string, string[]>> {
+export async function segmentMembers(store: CloudStore, tenant: string, day: string, rules: SegmentRule[], graphRules: GraphRules, opts: ReportOptions = EXACT): Promise<Map<string, string[]>> {
   checkDay(day);
   const out = new Map<string, string[]>(rules.map((r) => [r.name, []]));
   const within = longestWindow(rules);
   if (within === 0) return out;
-  const look = await profileLookup(store, tenant, graphRules);
-  const rows: SightingRow[] = [];
-  const profileOf = new Map<string, string>();
-  for (const d of daysBetween(windowStart(day, within), day)) {
-    // A day's sightings at a time, and the profiles of that day's devices only: never the whole graph.
-    const sightings = await store.sightingsOfDay(tenant, d);
-    for (const [n, p] of await profilesOfSightings(look, sightings)) profileOf.set(n, p);
-    for (const r of sightings) if (profileOf.has(node(r.epoch, r.cid))) rows.push(r);
-  }
-  const bySubject = visitsBySubject(buildVisits(rows), (epoch, cid) => profileOf.get(node(epoch, cid))!);
+  // The window's devices that are in a profile, and their visits only: never the whole graph or day.
+  const { visits, profileOf } = await profiledVisits(store, tenant, daysBetween(windowStart(day, within), day), graphRules, opts);
+  const bySubject = visitsBySubject(visits, (epoch, cid) => profileOf.get(node(epoch, cid))!);
   for (const [profile, visits] of [...bySubject].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     for (const name of segmentsOf(visits, day, rules)) out.get(name)!.push(profile);
   }

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { DayMark, RollupStore, StoredRollup } from '../reports/rollup-store.js';
-import { ROLLUP_VERSION, type RawTenantDay } from '../reports/tenant-day.js';
+import { ROLLUP_VERSION, type DeviceDay, type RawTenantDay } from '../reports/tenant-day.js';
 
 /** The advisory lock of the marks (the schema's is 742001, the graph tenants' 742002). */
 export const REPORT_LOCK = 742003;
@@ -21,8 +21,10 @@ export const postgresRollupsDdl = (s: string) => `
   CREATE TABLE IF NOT EXISTS ${s}.report_marks (tenant text NOT NULL, epoch text NOT NULL, PRIMARY KEY (tenant, epoch));
   CREATE TABLE IF NOT EXISTS ${s}.report_days (tenant text NOT NULL, epoch text NOT NULL, gen bigint NOT NULL, version int NOT NULL,
     computed_ms bigint NOT NULL, cids bigint NOT NULL, figures jsonb NOT NULL, PRIMARY KEY (tenant, epoch));
+  CREATE TABLE IF NOT EXISTS ${s}.device_days (tenant text NOT NULL, epoch text NOT NULL, cid text NOT NULL, visits jsonb NOT NULL, PRIMARY KEY (tenant, epoch, cid));
   CREATE TABLE IF NOT EXISTS ${s}.store_days (tenant text NOT NULL, store text NOT NULL, epoch text NOT NULL, PRIMARY KEY (tenant, store, epoch));
-  CREATE SEQUENCE IF NOT EXISTS ${s}.report_gen;`;
+  CREATE SEQUENCE IF NOT EXISTS ${s}.report_gen;
+  CREATE INDEX IF NOT EXISTS graph_nodes_cid_day ON ${s}.graph_nodes (tenant, (substr(node, 5, 10)), node, profile) WHERE profile IS NOT NULL AND substr(node, 1, 4) = 'cid:';`;
 
 /** Schema 7's upgrade: an existing database's store-days, every day marked, its counters counted once. */
 export const postgresRollupsUpgrade = (s: string) => `
@@ -114,23 +116,56 @@ export class PostgresRollups implements RollupStore {
     await this.pool.query(`INSERT INTO ${this.s}.report_marks SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, [days.map((d) => d.tenant), days.map((d) => d.epoch)]);
   }
 
-  async save(tenant: string, gen: number, computedMs: number, day: RawTenantDay): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO ${this.s}.report_days VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (tenant, epoch) DO UPDATE SET gen = EXCLUDED.gen, version = EXCLUDED.version, computed_ms = EXCLUDED.computed_ms,
-         cids = EXCLUDED.cids, figures = EXCLUDED.figures WHERE EXCLUDED.gen >= ${this.s}.report_days.gen`,
-      [tenant, day.epoch, gen, ROLLUP_VERSION, computedMs, day.cids, JSON.stringify(day)],
+  async save(tenant: string, gen: number, computedMs: number, day: RawTenantDay, devices: readonly DeviceDay[]): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      // The row's lock orders two refreshes of one day: the later generation's devices stay.
+      const saved = await c.query(
+        `INSERT INTO ${this.s}.report_days VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (tenant, epoch) DO UPDATE SET gen = EXCLUDED.gen, version = EXCLUDED.version, computed_ms = EXCLUDED.computed_ms,
+           cids = EXCLUDED.cids, figures = EXCLUDED.figures WHERE EXCLUDED.gen >= ${this.s}.report_days.gen RETURNING 1`,
+        [tenant, day.epoch, gen, ROLLUP_VERSION, computedMs, day.cids, JSON.stringify(day)],
+      );
+      if (saved.rowCount) {
+        await c.query(`DELETE FROM ${this.s}.device_days WHERE tenant = $1 AND epoch = $2`, [tenant, day.epoch]);
+        if (devices.length) await c.query(`INSERT INTO ${this.s}.device_days SELECT $1, $2, cid, v::jsonb FROM unnest($3::text[], $4::text[]) AS u(cid, v)`, [tenant, day.epoch, devices.map((d) => d.cid), devices.map((d) => JSON.stringify(d.visits))]);
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async profiledDevices(tenant: string, epochs: readonly string[]): Promise<{ profile: string; epoch: string; device: DeviceDay }[]> {
+    // graph_nodes_cid_day by the day (equality: the collation cannot matter), then each device-day by its key.
+    const r = await this.pool.query(
+      `SELECT n.profile, d.epoch, d.cid, d.visits FROM ${this.s}.graph_nodes n JOIN ${this.s}.device_days d ON d.tenant = n.tenant AND d.epoch = substr(n.node, 5, 10) AND d.cid = substr(n.node, 16)
+       WHERE n.tenant = $1 AND (substr(n.node, 5, 10)) = ANY($2::text[]) AND n.profile IS NOT NULL AND substr(n.node, 1, 4) = 'cid:'`,
+      [tenant, [...new Set(epochs)]],
     );
+    return r.rows.map((x) => ({ profile: x.profile, epoch: x.epoch, device: { cid: x.cid, visits: x.visits } }));
   }
 
   async get(tenant: string, epoch: string): Promise<StoredRollup | null> {
+    return (await this.getMany(tenant, [epoch])).get(epoch) ?? null;
+  }
+
+  async getMany(tenant: string, epochs: readonly string[]): Promise<Map<string, StoredRollup>> {
     const r = await this.pool.query(
-      `SELECT gen, version, computed_ms, figures, EXISTS (SELECT 1 FROM ${this.s}.report_marks m WHERE m.tenant = d.tenant AND m.epoch = d.epoch) AS dirty
-       FROM ${this.s}.report_days d WHERE tenant = $1 AND epoch = $2`,
-      [tenant, epoch],
+      `SELECT epoch, gen, version, computed_ms, figures, EXISTS (SELECT 1 FROM ${this.s}.report_marks m WHERE m.tenant = d.tenant AND m.epoch = d.epoch) AS dirty
+       FROM ${this.s}.report_days d WHERE tenant = $1 AND epoch = ANY($2::text[])`,
+      [tenant, [...new Set(epochs)]],
     );
-    const x = r.rows[0];
-    return x ? { gen: Number(x.gen), version: x.version, computedMs: Number(x.computed_ms), dirty: x.dirty, day: x.figures as RawTenantDay } : null;
+    return new Map(r.rows.map((x) => [x.epoch as string, { gen: Number(x.gen), version: x.version, computedMs: Number(x.computed_ms), dirty: x.dirty, day: x.figures as RawTenantDay }]));
+  }
+
+  async daysWithData(tenant: string, epochs: readonly string[]): Promise<Set<string>> {
+    const r = await this.pool.query(`SELECT DISTINCT epoch FROM ${this.s}.store_days WHERE tenant = $1 AND epoch = ANY($2::text[])`, [tenant, [...new Set(epochs)]]);
+    return new Set(r.rows.map((x) => x.epoch as string));
   }
 
   async consumerIds(): Promise<number> {

@@ -283,6 +283,8 @@ export class PostgresCloudStore implements CloudStore {
           const gone = (await c.query(`DELETE FROM ${s}.sightings WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)])).rowCount ?? 0;
           sightings += gone;
           if (gone) days.push({ tenant, epoch: n.slice(4, 14) });
+          // Its visits kept beside the day's rollup go with its sightings, now, not at the next refresh.
+          await c.query(`DELETE FROM ${s}.device_days WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)]);
         }
         await c.query(`INSERT INTO ${s}.suppressed VALUES ($1, $2) ON CONFLICT DO NOTHING`, [suppressionDigest(tenant, n), Date.now()]);
       }

@@ -213,6 +213,8 @@ export class SqliteCloudStore implements CloudStore {
           const gone = this.db.prepare('DELETE FROM sightings WHERE tenant = ? AND epoch = ? AND cid = ?').run(tenant, n.slice(4, 14), n.slice(15)).changes;
           sightings += gone;
           if (gone) this.markDay.run(tenant, n.slice(4, 14));
+          // Its visits kept beside the day's rollup go with its sightings, now, not at the next refresh.
+          this.db.prepare('DELETE FROM device_days WHERE tenant = ? AND epoch = ? AND cid = ?').run(tenant, n.slice(4, 14), n.slice(15));
         }
         this.db.prepare('INSERT OR IGNORE INTO suppressed VALUES (?, ?)').run(suppressionDigest(tenant, n), now);
       }

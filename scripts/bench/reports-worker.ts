@@ -2,10 +2,10 @@
  * A chain's reports at scale (issue 15): loads STORES × DAYS store-days of generated history through
  * HQ's own group commit (batches of ~50 sightings, as agents send them, 10-minute windows, estimates,
  * customers who visit two stores a day), then measures over HTTP, as the dashboard asks, the routes
- * that read the rollups — /v1/footfall of a past day (all stores, one store), /v1/stats, /v1/tenants —
- * and today's day while it changes (exact, and served up to 30 s stale), beside the computation the
- * reports made before rollups (every sighting of the tenant-day, and /v1/stats's scans). Prints one
- * JSON line.
+ * the dashboard polls — /v1/footfall of a past day (all stores, one store), /v1/stats, /v1/tenants,
+ * /v1/graph, flows and returning over 7 days, returning over 30, segments, one store-day's visits — and
+ * today's day while it changes (exact, and served up to 30 s stale), beside the computation the reports
+ * made before rollups (every sighting of the tenant-day, and /v1/stats's scans). Prints one JSON line.
  *
  *   node dist/scripts/bench/reports-worker.js sqlite|postgres STORES DAYS SIGHTINGS_PER_STORE_DAY [POSTGRES_URL]
  */
@@ -21,6 +21,7 @@ import { SqliteCloudStore } from '../../cloud/store/sqlite-store.js';
 import { refreshMarked, reportStats } from '../../cloud/reports/rollups.js';
 import { buildVisits, rawStoreDays, storeTimezones } from '../../cloud/analytics/visits.js';
 import type { SightingsBatch } from '../../shared/wire/sightings-schema.js';
+import type { LinksBatch } from '../../shared/wire/links-schema.js';
 import { mulberry32 } from '../lib/prng.js';
 
 const TENANT = 'chain';
@@ -33,8 +34,14 @@ const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
 const epochOf = (d: number) => new Date(Date.parse('2026-06-01T00:00:00Z') + d * 86_400_000).toISOString().slice(0, 10);
 const storeName = (s: number) => `store-${hex(s, 3)}`;
 
-/** One store-day's batches: `n` sightings of visitors (a cid a day each; one in ten in two stores). */
-function storeDay(s: number, d: number, n: number, seq: { n: number }): SightingsBatch[] {
+/** A person's hashed e-mail: a store's regulars (3,000 per store) come back on other days. */
+const hemOf = (s: number, person: number) => hex(s * 100_000 + person, 64);
+
+/**
+ * One store-day's batches: `n` sightings of visitors (a cid a day each; one in ten in two stores), and
+ * the link events of the ~15 % who sign in (the known share of today's phones, README).
+ */
+function storeDay(s: number, d: number, n: number, seq: { n: number }, links?: LinksBatch['links']): SightingsBatch[] {
   const rnd = mulberry32(s * 100_003 + d);
   const epoch = epochOf(d);
   const open = Date.parse(`${epoch}T07:00:00Z`);
@@ -46,6 +53,8 @@ function storeDay(s: number, d: number, n: number, seq: { n: number }): Sighting
     const cid = shared ? `${hex(d, 4)}${hex(Math.floor(s / 2), 4)}${hex(p, 8)}${'e'.repeat(16)}` : `${hex(d, 4)}${hex(s, 4)}${hex(p, 8)}${'0'.repeat(16)}`;
     const start = open + Math.floor(rnd() * 660) * MIN;
     const minutes = 1 + Math.floor(rnd() * 40);
+    // A shared cid is the same customer in both stores of its pair: the same person, whichever store links it.
+    if (links && rnd() < 0.15) links.push({ ts: start, cid, hem: shared ? hemOf(10_000 + Math.floor(s / 2), p % 3000) : hemOf(s, Math.floor(rnd() * 3000)), consent: { marketing: rnd() < 0.5 } });
     for (let w = Math.floor(start / (10 * MIN)); w * 10 * MIN < start + minutes * MIN && made < n; w++) {
       const ws = w * 10 * MIN;
       const list = windows.get(ws) ?? windows.set(ws, []).get(ws)!;
@@ -90,13 +99,27 @@ async function run(kind: string, stores: number, days: number, perStoreDay: numb
   let sightings = 0;
   let chunkT = performance.now();
   let chunkN = 0;
+  let linkMs = 0;
+  let linkEvents = 0;
   const t0 = performance.now();
   for (let d = 0; d < days; d++) {
-    const batches = Array.from({ length: stores }, (_, s) => storeDay(s, d, perStoreDay, seqs[s]!)).flat();
+    const dayLinks: LinksBatch[] = [];
+    const batches = Array.from({ length: stores }, (_, s) => {
+      const links: LinksBatch['links'] = [];
+      const out = storeDay(s, d, perStoreDay, seqs[s]!, links);
+      // A cid signs in once a day.
+      const once = [...new Map(links.map((l) => [l.cid, l])).values()];
+      if (once.length) dayLinks.push({ schema: 'omniloop.links/1', tenant: TENANT, store: storeName(s), agent: 'till-1', batchId: `till-1:l${s}:${d + 1}`, seq: d + 1, epoch: epochOf(d), links: once } as LinksBatch);
+      return out;
+    }).flat();
     for (let i = 0; i < batches.length; i += GROUP) {
       const items = batches.slice(i, i + GROUP).map((batch): GroupItem => ({ kind: 'sightings', batch, receivedMs: Date.now() }));
       await store.ingestGroup(items);
     }
+    const l0 = performance.now();
+    await store.ingestGroup(dayLinks.map((batch): GroupItem => ({ kind: 'links', batch, receivedMs: Date.now() })));
+    linkMs += performance.now() - l0;
+    linkEvents += dayLinks.reduce((a, b) => a + b.links.length, 0);
     const n = batches.reduce((a, b) => a + b.sightings.length, 0);
     sightings += n;
     chunkN += n;
@@ -111,7 +134,7 @@ async function run(kind: string, stores: number, days: number, perStoreDay: numb
   if (kind === 'postgres') {
     const c = new pg.Client(pgUrl);
     await c.connect();
-    await c.query(`VACUUM ANALYZE ${schema}.sightings, ${schema}.estimates, ${schema}.batches, ${schema}.report_marks`);
+    await c.query(`VACUUM ANALYZE ${schema}.sightings, ${schema}.estimates, ${schema}.batches, ${schema}.report_marks, ${schema}.graph_nodes, ${schema}.edges`);
     await c.end();
   }
 
@@ -134,6 +157,13 @@ async function run(kind: string, stores: number, days: number, perStoreDay: numb
     footfallStore: await timedN(60, () => get(`/v1/footfall?tenant=${TENANT}&day=${pastDay()}&store=${storeName(Math.floor(rnd() * stores))}`)),
     stats: await timedN(60, () => get('/v1/stats')),
     tenants: await timedN(60, () => get('/v1/tenants')),
+    graph: await timedN(30, () => get(`/v1/graph?tenant=${TENANT}`)),
+    // The dashboard's period: seven days up to a past one; and a month.
+    flows7: await timedN(30, () => { const to = Math.max(6, Math.floor(rnd() * (days - 1))); return get(`/v1/flows?tenant=${TENANT}&from=${epochOf(to - 6)}&to=${epochOf(to)}`); }),
+    returning7: await timedN(30, () => { const to = Math.max(6, Math.floor(rnd() * (days - 1))); return get(`/v1/returning?tenant=${TENANT}&from=${epochOf(to - 6)}&to=${epochOf(to)}`); }),
+    returning30: await timedN(10, () => get(`/v1/returning?tenant=${TENANT}&from=${epochOf(Math.max(0, days - 31))}&to=${epochOf(days - 2)}`)),
+    segments: await timedN(10, () => get(`/v1/segments?tenant=${TENANT}&day=${pastDay()}`)),
+    visitsStore: await timedN(30, () => get(`/v1/visits?tenant=${TENANT}&day=${pastDay()}&store=${storeName(Math.floor(rnd() * stores))}`)),
   };
 
   // Today, while it changes: a new batch before every read.
@@ -169,10 +199,12 @@ async function run(kind: string, stores: number, days: number, perStoreDay: numb
     stats: await timedN(3, () => scanStats(kind, store, dir, pgUrl, schema)),
   };
   const stats = await reportStats(store);
-  if (store instanceof PostgresCloudStore) await store.dropSchema();
+  const keep = process.env.OMNILOOP_BENCH_KEEP === '1'; // leave the database for a look afterwards
+  if (store instanceof PostgresCloudStore && !keep) await store.dropSchema();
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
-  return { kind, stores, days, sightings: stats.sightings, consumerIds: stats.consumerIds, loadSeconds: loadS, ingestPerSec: rates, rollupAllSeconds: rollupAllS, routes, todayExact, todayStale, before, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  if (keep) process.stderr.write(`reports: kept ${kind === 'postgres' ? `schema ${schema}` : join(dir, 'cloud.db')}\n`);
+  else rmSync(dir, { recursive: true, force: true });
+  return { kind, stores, days, sightings: stats.sightings, consumerIds: stats.consumerIds, loadSeconds: loadS, ingestPerSec: rates, linkEvents, linksPerSec: Math.round(linkEvents / (linkMs / 1000)), rollupAllSeconds: rollupAllS, routes, todayExact, todayStale, before, maxRssMb: process.resourceUsage().maxRSS / 1024 };
 }
 
 /** /v1/stats as it was: counts and distinct counts over the sightings and batches. */
