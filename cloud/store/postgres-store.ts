@@ -13,9 +13,28 @@ import { PostgresGraph, postgresGraphCountsUpgrade, postgresGraphDdl, postgresGr
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type GroupItem, type GroupOutcome, type IngestOutcome } from './cloud-store.js';
 import { writeGroup } from './postgres-group.js';
+import { DayPartitions, isMissingPartition, partitionExisting } from './postgres-partitions.js';
 import { BEGIN_MARKING, PostgresRollups, bumpCounters, markDays, noteIngest, postgresRollupsDdl, postgresRollupsUpgrade } from './postgres-rollups.js';
 
-const SCHEMA_VERSION = 7;
+const SCHEMA_VERSION = 8;
+
+/**
+ * The raw tables, partitioned by store-day (postgres-partitions.ts): what agents send, by the day it is
+ * for. The sightings' ids come from a sequence of their own, which outlives a table's conversion.
+ */
+const rawTablesDdl = (s: string) => `
+  CREATE SEQUENCE IF NOT EXISTS ${s}.sightings_id_seq;
+  CREATE TABLE IF NOT EXISTS ${s}.sightings (id bigint NOT NULL DEFAULT nextval('${s}.sightings_id_seq'), batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL,
+    agent text NOT NULL, epoch text NOT NULL, cid text NOT NULL, source text NOT NULL, address_class text NOT NULL, first_ms bigint NOT NULL,
+    last_ms bigint NOT NULL, frames int NOT NULL, rssi_max real, rssi_mean real, beacon_type text, beacon_cid text, PRIMARY KEY (epoch, id)) PARTITION BY RANGE (epoch);
+  CREATE INDEX IF NOT EXISTS sightings_by_cid ON ${s}.sightings (tenant, epoch, cid);
+  CREATE INDEX IF NOT EXISTS sightings_by_store ON ${s}.sightings (tenant, store, epoch, first_ms);
+  CREATE TABLE IF NOT EXISTS ${s}.ephemeral (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, epoch text NOT NULL,
+    window_start bigint NOT NULL, source text NOT NULL, address_class text NOT NULL, devices int NOT NULL, frames int NOT NULL) PARTITION BY RANGE (epoch);
+  CREATE TABLE IF NOT EXISTS ${s}.estimates (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL, epoch text NOT NULL,
+    window_start bigint NOT NULL, window_end bigint NOT NULL, method text NOT NULL, wifi_present real NOT NULL, wifi_arrivals real NOT NULL,
+    ble_present real NOT NULL, ble_arrivals real NOT NULL) PARTITION BY RANGE (epoch);
+  CREATE INDEX IF NOT EXISTS estimates_by_day ON ${s}.estimates (tenant, epoch, store);`;
 
 const ddl = (s: string) => `
   CREATE SCHEMA IF NOT EXISTS ${s};
@@ -23,13 +42,7 @@ const ddl = (s: string) => `
   CREATE TABLE IF NOT EXISTS ${s}.batches (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL,
     seq bigint NOT NULL, epoch text NOT NULL, window_start bigint NOT NULL, window_end bigint NOT NULL, sightings int NOT NULL, received_ms bigint NOT NULL,
     digest text, PRIMARY KEY (tenant, store, batch_id));
-  CREATE TABLE IF NOT EXISTS ${s}.sightings (id bigserial PRIMARY KEY, batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL,
-    agent text NOT NULL, epoch text NOT NULL, cid text NOT NULL, source text NOT NULL, address_class text NOT NULL, first_ms bigint NOT NULL,
-    last_ms bigint NOT NULL, frames int NOT NULL, rssi_max real, rssi_mean real, beacon_type text, beacon_cid text);
-  CREATE INDEX IF NOT EXISTS sightings_by_cid ON ${s}.sightings (tenant, epoch, cid);
-  CREATE INDEX IF NOT EXISTS sightings_by_store ON ${s}.sightings (tenant, store, epoch, first_ms);
-  CREATE TABLE IF NOT EXISTS ${s}.ephemeral (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, epoch text NOT NULL,
-    window_start bigint NOT NULL, source text NOT NULL, address_class text NOT NULL, devices int NOT NULL, frames int NOT NULL);
+  ${rawTablesDdl(s)}
   CREATE TABLE IF NOT EXISTS ${s}.dead_letters (id bigserial PRIMARY KEY, topic text NOT NULL, reason text NOT NULL, payload text NOT NULL,
     bytes int NOT NULL, received_ms bigint NOT NULL);
   CREATE TABLE IF NOT EXISTS ${s}.agents (tenant text NOT NULL, store text NOT NULL, agent text NOT NULL, state text NOT NULL,
@@ -40,10 +53,6 @@ const ddl = (s: string) => `
   CREATE INDEX IF NOT EXISTS edges_by_tenant ON ${s}.edges (tenant);
   CREATE TABLE IF NOT EXISTS ${s}.suppressed (digest text PRIMARY KEY, erased_ms bigint NOT NULL);
   CREATE TABLE IF NOT EXISTS ${s}.optout (tenant text NOT NULL, token text NOT NULL, added_ms bigint NOT NULL, PRIMARY KEY (tenant, token));
-  CREATE TABLE IF NOT EXISTS ${s}.estimates (batch_id text NOT NULL, tenant text NOT NULL, store text NOT NULL, agent text NOT NULL, epoch text NOT NULL,
-    window_start bigint NOT NULL, window_end bigint NOT NULL, method text NOT NULL, wifi_present real NOT NULL, wifi_arrivals real NOT NULL,
-    ble_present real NOT NULL, ble_arrivals real NOT NULL);
-  CREATE INDEX IF NOT EXISTS estimates_by_day ON ${s}.estimates (tenant, epoch, store);
   ${postgresGraphDdl(s)}
   ${postgresRollupsDdl(s)}
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
@@ -65,6 +74,8 @@ export class PostgresCloudStore implements CloudStore {
   /** The identity graph as stored, kept up to date by every write that adds or removes edges. */
   readonly graph: PostgresGraph;
   readonly rollups: PostgresRollups;
+  /** The raw tables' day partitions this process knows exist. */
+  private readonly partitions: DayPartitions;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -72,6 +83,18 @@ export class PostgresCloudStore implements CloudStore {
   ) {
     this.graph = new PostgresGraph(pool, s, () => this.profileKey());
     this.rollups = new PostgresRollups(pool, s);
+    this.partitions = new DayPartitions(pool, s);
+  }
+
+  /** Runs an ingest with its days' partitions there; a row that found none (dropped meanwhile) sends the process to the catalog again. */
+  private async withPartitions<T>(epochs: Iterable<string>, work: () => Promise<T>): Promise<T> {
+    await this.partitions.ensure(epochs);
+    try {
+      return await work();
+    } catch (err) {
+      if (isMissingPartition(err)) this.partitions.forget();
+      throw err;
+    }
   }
 
   /** `graphRules`: the identity rules to keep the graph for (the config's); without, the database's stay. */
@@ -105,6 +128,17 @@ export class PostgresCloudStore implements CloudStore {
         if (v < 6) await c.query(`${postgresGraphCountsUpgrade(schema)} UPDATE ${schema}.meta SET value = '6' WHERE key = 'schema_version'`);
         // Version 7: the reports' rollups, marks, store-days and counters (the DDL creates the tables).
         if (v < 7) await c.query(`${postgresRollupsUpgrade(schema)} UPDATE ${schema}.meta SET value = '7' WHERE key = 'schema_version'`);
+        // Version 8: the raw tables partitioned by store-day, rows moved into their days' partitions.
+        if (v < 8) {
+          await c.query('BEGIN');
+          try {
+            await partitionExisting(c, schema, rawTablesDdl(schema));
+            await c.query(`UPDATE ${schema}.meta SET value = '8' WHERE key = 'schema_version'; COMMIT`);
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => {});
+            throw err;
+          }
+        }
       } finally {
         await c.query('SELECT pg_advisory_unlock(742001)').catch(() => {});
         c.release();
@@ -124,6 +158,10 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   async ingestSightings(b: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
+    return this.withPartitions([b.epoch], () => this.storeSightings(b, receivedMs));
+  }
+
+  private async storeSightings(b: SightingsBatch, receivedMs: number): Promise<IngestOutcome> {
     const s = this.s;
     const w = b.window;
     return this.batchTx([b.batchId, b.tenant, b.store, b.agent, b.seq, b.epoch, w.start, w.end, b.sightings.length, receivedMs, batchDigest(b)], async (c) => {
@@ -195,6 +233,13 @@ export class PostgresCloudStore implements CloudStore {
 
   async ingestGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]> {
     if (!items.length) return [];
+    return this.withPartitions(
+      items.filter((it) => it.kind === 'sightings').map((it) => it.batch.epoch),
+      () => this.storeGroup(items),
+    );
+  }
+
+  private async storeGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]> {
     const c = await this.checkout();
     try {
       await c.query(BEGIN_MARKING);
