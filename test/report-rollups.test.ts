@@ -29,6 +29,7 @@ import { segmentMembers } from '../cloud/segments/evaluate.js';
 import { DEFAULT_SEGMENTS, longestWindow, segmentsOf } from '../cloud/segments/rules.js';
 import { visitsBySubject, windowStart } from '../cloud/segments/activity.js';
 import { suppress } from '../cloud/analytics/visits.js';
+import { ApiServer } from '../cloud/api/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-rollups-'));
 const { list, dropAll } = backends(dir, 'rollup');
@@ -289,6 +290,70 @@ describe.each(list)('period reports on %s', (name, backend) => {
     // Only the linked devices' sightings: fewer than the period's.
     const look = await profileLookup(store, TENANT, DEFAULT_GRAPH_RULES);
     expect((await look.profiledDevices(daysBetween(DAYS[0]!, DAYS[2]!))).size).toBeLessThan(new Set((await sightingsOfPeriod(store, TENANT, DAYS[0]!, DAYS[2]!)).map((r) => `${r.epoch}|${r.cid}`)).size / 2);
+    await store.close();
+  });
+});
+
+describe.each(list)('the API\'s period answers on %s', (_name, backend) => {
+  it('are kept while their inputs stay the same, and computed again after a link, a batch or an erasure (exact), or once too stale', async () => {
+    const store = await backend.open('cache');
+    const all = history(7);
+    for (let i = 0; i < all.length; i += 50) await store.ingestGroup(all.slice(i, i + 50).map((batch) => ({ kind: 'sightings', batch, receivedMs: 1 })));
+    const links = linksFor(all, 7);
+    for (const l of links.slice(0, -20)) await store.ingestLinks(l, 1);
+    while ((await refreshMarked(store)) > 0); // the rollups made (an answer computed with them is kept under their generations)
+    let reads = 0;
+    const read = store.rollups.profiledDevices.bind(store.rollups);
+    store.rollups.profiledDevices = (t, e) => (reads++, read(t, e));
+    const serve = async (opts: { maxStaleMs: number }, f: (get: (path: string) => Promise<unknown>) => Promise<void>) => {
+      const api = new ApiServer(store, { token: 'period-cache-test-token', k: 1, reports: opts });
+      const port = await api.start(0);
+      try {
+        await f(async (path) => (await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: 'Bearer period-cache-test-token' } })).json());
+      } finally {
+        await api.stop();
+      }
+    };
+    const R = `/v1/returning?tenant=${TENANT}&from=${DAYS[0]}&to=${DAYS[2]}`;
+    const F = `/v1/flows?tenant=${TENANT}&from=${DAYS[0]}&to=${DAYS[2]}`;
+    const S = `/v1/segments?tenant=${TENANT}&day=${DAYS[2]}`;
+    const want = async () => periodReference(store, DAYS[0]!, DAYS[2]!, 1, DEFAULT_GRAPH_RULES);
+    await serve({ maxStaleMs: 0 }, async (get) => {
+      const first = await Promise.all([get(R), get(F), get(S)]);
+      const n = reads;
+      expect(await Promise.all([get(R), get(F), get(S)])).toEqual(first); // kept: nothing read again
+      expect(reads).toBe(n);
+      // New links: the profiles change.
+      for (const l of links.slice(-20)) await store.ingestLinks(l, 1);
+      const w = await want();
+      expect(await get(R)).toMatchObject({ ...w.returning });
+      expect(await get(F)).toMatchObject({ sameDay: w.flows.sameDay, acrossDays: w.flows.acrossDays });
+      expect(reads).toBe(n + 2);
+      // A batch for a day of the period marks it: computed again, not kept while the mark is on. Its
+      // sightings are of linked devices in a store they were not in (no new link: the edges stay).
+      const before = (await get(R)) as { multiStore: number };
+      const linked = (await store.rollups.profiledDevices(TENANT, [DAYS[0]!])).slice(0, 15);
+      const t0 = Date.parse(`${DAYS[0]}T20:00:00Z`);
+      const extra = { schema: 'omniloop.sightings/1', tenant: TENANT, store: 'oslo-1', agent: 'ap-9', batchId: 'ap-9:x:1', seq: 1, epoch: DAYS[0], window: { start: t0, end: t0 + 60_000, seconds: 60 },
+        sightings: linked.map((r) => ({ cid: r.device.cid, source: 'wifi', addressClass: 'global', first: t0, last: t0 + 30_000, frames: 2, rssiMax: -50, rssiMean: -52, channels: [1] })), ephemeral: [] };
+      const v = validateSightingsMessage(`omniloop/v1/${TENANT}/oslo-1/ap-9/sightings`, Buffer.from(JSON.stringify(extra)));
+      expect(await store.ingestSightings((v as { value: SightingsBatch }).value, 1)).toBe('stored');
+      const after = (await get(R)) as { multiStore: number };
+      expect(after).toMatchObject({ ...(await want()).returning });
+      expect(after.multiStore).toBeGreaterThan(before.multiStore);
+      // An erasure: its profile's devices are gone from the answer at once.
+      const [victim] = (await store.rollups.profiledDevices(TENANT, [DAYS[1]!])).map((r) => `cid:${DAYS[1]}:${r.device.cid}`);
+      await store.erase(TENANT, [victim!]);
+      expect(await get(R)).toMatchObject({ ...(await want()).returning });
+    });
+    // Allowed to be 60 s stale: a marked day's answer is kept.
+    await serve({ maxStaleMs: 60_000 }, async (get) => {
+      const before = await get(R);
+      for (const b of history(9).filter((x) => x.epoch === DAYS[0]).slice(0, 20)) await store.ingestSightings(b, 1);
+      const n = reads;
+      expect(await get(R)).toEqual(before);
+      expect(reads).toBe(n);
+    });
     await store.close();
   });
 });

@@ -15,12 +15,15 @@ import { DEFAULT_GRAPH_RULES, type GraphRules } from '../identity/graph.js';
 import { tenantGraphFigures } from '../identity/graph-reads.js';
 import { agentHealth } from '../analytics/agent-health.js';
 import { periodFlows } from '../reports/period-flows.js';
-import { periodProblem } from '../analytics/period.js';
+import { daysBetween, periodProblem } from '../analytics/period.js';
+import { PeriodCache } from '../reports/period-cache.js';
+import { graphRulesKey } from '../identity/stored-graph.js';
+import { longestWindow } from '../segments/rules.js';
 import { returningProfiles } from '../analytics/returning.js';
 import { serveDashboard } from '../dashboard/serve.js';
 import { DEFAULT_SEGMENTS, type SegmentRule } from '../segments/rules.js';
 import { latestDay, segmentCounts, segmentMembers } from '../segments/evaluate.js';
-import { dayProblem } from '../segments/activity.js';
+import { dayProblem, windowStart } from '../segments/activity.js';
 
 export interface ApiOptions {
   token: string;
@@ -44,6 +47,8 @@ export class ApiServer {
   private readonly token: BearerToken;
   private refresher: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
+  /** The period reports' answers while their inputs stay the same (reports/period-cache.ts). */
+  private readonly periods = new PeriodCache();
 
   constructor(
     private readonly store: CloudStore,
@@ -158,12 +163,16 @@ export class ApiServer {
       case '/v1/flows': {
         const t = tenant();
         const { from, to } = period();
-        return send(res, 200, { tenant: t, from, to, ...(await periodFlows(this.store, t, from, to, k, this.opts.rules ?? DEFAULT_GRAPH_RULES, this.reports)) });
+        const rules = this.opts.rules ?? DEFAULT_GRAPH_RULES;
+        const flows = await this.periods.get(this.store, t, daysBetween(from, to), `flows|${from}|${to}|${k}|${graphRulesKey(rules)}`, this.reports, () => periodFlows(this.store, t, from, to, k, rules, this.reports));
+        return send(res, 200, { tenant: t, from, to, ...flows });
       }
       case '/v1/returning': {
         const t = tenant();
         const { from, to } = period();
-        return send(res, 200, { tenant: t, k, ...(await returningProfiles(this.store, t, from, to, k, this.opts.rules, this.reports)) });
+        const rules = this.opts.rules ?? DEFAULT_GRAPH_RULES;
+        const figures = await this.periods.get(this.store, t, daysBetween(from, to), `returning|${from}|${to}|${k}|${graphRulesKey(rules)}`, this.reports, () => returningProfiles(this.store, t, from, to, k, rules, this.reports));
+        return send(res, 200, { tenant: t, k, ...figures });
       }
       case '/v1/segments': {
         // Profiles per segment on a day (default: the tenant's latest with data), k-anonymous.
@@ -171,7 +180,10 @@ export class ApiServer {
         const day = q('day', DAY, false) ?? (await latestDay(this.store, t));
         const problem = dayProblem(day);
         if (problem) throw new HttpError(400, problem);
-        const members = await segmentMembers(this.store, t, day, this.opts.segments ?? DEFAULT_SEGMENTS, this.opts.rules ?? DEFAULT_GRAPH_RULES, this.reports);
+        const segments = this.opts.segments ?? DEFAULT_SEGMENTS;
+        const rules = this.opts.rules ?? DEFAULT_GRAPH_RULES;
+        const window = daysBetween(windowStart(day, longestWindow(segments)), day);
+        const members = await this.periods.get(this.store, t, window, `segments|${day}|${graphRulesKey(rules)}|${JSON.stringify(segments)}`, this.reports, () => segmentMembers(this.store, t, day, segments, rules, this.reports));
         return send(res, 200, { tenant: t, day, k, segments: segmentCounts(members, k) });
       }
       case '/v1/graph': {
