@@ -305,15 +305,17 @@ function reportsBench(results: Record<string, unknown>): void {
       console.log(`  ${kind}: skipped (${r.stderr.trim().split('\n').pop()})`);
       continue;
     }
-    const x = JSON.parse(r.stdout) as { sightings: number; loadSeconds: number; ingestPerSec: number[]; rollupAllSeconds: number; routes: Record<string, P>; linkEvents: number; todayExact: P; todayStale: P; before: { footfallDay: P; stats: P }; maxRssMb: number };
+    const x = JSON.parse(r.stdout) as { sightings: number; loadSeconds: number; ingestPerSec: number[]; rollupAllSeconds: number; routes: Record<string, P>; linkEvents: number; todayExact: P; todayStale: P; before: { footfallDay: P; stats: P; flows7?: P; returning30?: P }; maxRssMb: number };
     results[`reports-${kind}`] = x;
     const f = (p: P) => `${fmt(p.p50, 1)} / ${fmt(p.p95, 1)}`;
-    const worst = Math.max(...Object.values(x.routes).map((p) => p.p95), x.todayStale.p95);
+    const over = [...Object.entries(x.routes), ['todayStale', x.todayStale] as const].filter(([, p]) => p.p95 > 100).map(([name]) => name);
     console.log(`  ${kind}: ${fmt(x.sightings)} sightings loaded in ${fmt(x.loadSeconds, 0)} s (sightings/s per tenth of the history: ${x.ingestPerSec.map((n) => fmt(n)).join(', ')}); every day's rollup made in ${fmt(x.rollupAllSeconds, 1)} s`);
     console.log(`    /v1/footfall, a past day, all stores ${f(x.routes.footfallDay!)} (before rollups, every sighting of the day: ${f(x.before.footfallDay)} → ${fmt(x.before.footfallDay.p95 / x.routes.footfallDay!.p95, 0)}x); one store ${f(x.routes.footfallStore!)}`);
     console.log(`    /v1/stats ${f(x.routes.stats!)} (before, scans: ${f(x.before.stats)} → ${fmt(x.before.stats.p95 / x.routes.stats!.p95, 0)}x); /v1/tenants ${f(x.routes.tenants!)}`);
-    console.log(`    the period (profiled devices only, ${fmt(x.linkEvents)} link events): /v1/flows 7 days ${f(x.routes.flows7!)}, /v1/returning 7 days ${f(x.routes.returning7!)}, 30 days ${f(x.routes.returning30!)}, /v1/segments ${f(x.routes.segments!)}; /v1/graph ${f(x.routes.graph!)}; /v1/visits of one store-day ${f(x.routes.visitsStore!)}`);
-    console.log(`    today, a batch before every read: exact ${f(x.todayExact)}, served up to 30 s stale ${f(x.todayStale)}; peak RSS ${fmt(x.maxRssMb)} MB  target <= 100 ms p95 (rollup routes, stale today): ${worst <= 100 ? 'MET' : 'MISSED'}`);
+    const was = x.before.flows7 ? ` (before, every sighting of the period: flows 7 days ${fmt(x.before.flows7.p50, 0)} ms, 30 days ${fmt(x.before.returning30!.p50, 0)} ms)` : '';
+    console.log(`    the period (profiled devices only, ${fmt(x.linkEvents)} link events), cache misses: /v1/flows 7 days ${f(x.routes.flows7!)}, /v1/returning 7 days ${f(x.routes.returning7!)}, 30 days ${f(x.routes.returning30!)}, /v1/segments ${f(x.routes.segments!)}${was}`);
+    console.log(`    the same seven days asked again (the kept answer) ${f(x.routes.flows7Again!)}; /v1/graph ${f(x.routes.graph!)}; /v1/visits of one store-day ${f(x.routes.visitsStore!)}`);
+    console.log(`    today, a batch before every read: exact ${f(x.todayExact)}, served up to 30 s stale ${f(x.todayStale)}; peak RSS ${fmt(x.maxRssMb)} MB  target <= 100 ms p95 for every route: ${over.length ? `MISSED (${over.join(', ')})` : 'MET'}`);
   }
 }
 

@@ -275,7 +275,9 @@ describe.each(list)('period reports on %s', (name, backend) => {
     const more = history(6).filter((b) => b.epoch !== DAYS[0]);
     for (const b of more.slice(0, 150)) await store.ingestSightings(b, 1);
     for (const l of linksFor(more.slice(0, 150), 6)) await store.ingestLinks(l, 1);
+    while ((await refreshMarked(store)) > 0);
     const [victim] = (await store.rollups.profiledDevices(TENANT, [DAYS[1]!])).map((r) => r.device.cid);
+    expect(await deviceRows(name, 'period', DAYS[1]!, victim!)).toBe(1);
     await store.erase(TENANT, [`cid:${DAYS[1]}:${victim}`]);
     expect(await deviceRows(name, 'period', DAYS[1]!, victim!)).toBe(0); // gone with its sightings, not at the next refresh
     for (const k of [1, 3]) {
@@ -358,17 +360,17 @@ describe.each(list)('the API\'s period answers on %s', (_name, backend) => {
   });
 });
 
-/** Rows of one device-day in the rollups' device table, read from the database itself. */
+/** Rollups that keep visits of one device-day, read from the database itself. */
 async function deviceRows(backendName: string, name: string, epoch: string, cid: string): Promise<number> {
   if (backendName === 'sqlite') {
     const db = new Database(join(dir, `${name}.db`), { readonly: true });
-    const n = db.prepare('SELECT count(*) FROM device_days WHERE epoch = ? AND cid = ?').pluck().get(epoch, cid) as number;
+    const n = db.prepare('SELECT count(*) FROM report_days WHERE epoch = ? AND json_extract(linked, ?) IS NOT NULL').pluck().get(epoch, `$."${cid}"`) as number;
     db.close();
     return n;
   }
   const c = new pg.Client(PG);
   await c.connect();
-  const r = await c.query(`SELECT count(*)::int AS n FROM t_rollup_${name}_${process.pid}.device_days WHERE epoch = $1 AND cid = $2`, [epoch, cid]);
+  const r = await c.query(`SELECT count(*)::int AS n FROM t_rollup_${name}_${process.pid}.report_days WHERE epoch = $1 AND linked ? $2`, [epoch, cid]);
   await c.end();
   return r.rows[0].n;
 }
@@ -377,7 +379,7 @@ async function deviceRows(backendName: string, name: string, epoch: string, cid:
 async function downgrade(backendName: string, name: string): Promise<void> {
   if (backendName === 'sqlite') {
     const db = new Database(join(dir, `${name}.db`));
-    db.exec(`DROP TABLE report_marks; DROP TABLE report_days; DROP TABLE store_days; DROP TABLE device_days; DELETE FROM counters WHERE name IN ('batches', 'sightings', 'dead_letters');
+    db.exec(`DROP TABLE report_marks; DROP TABLE report_days; DROP TABLE store_days; DELETE FROM counters WHERE name IN ('batches', 'sightings', 'dead_letters');
              DELETE FROM meta WHERE key = 'report_gen'; PRAGMA user_version = ${(db.pragma('user_version', { simple: true }) as number) - 1};`);
     db.close();
     return;
@@ -385,7 +387,7 @@ async function downgrade(backendName: string, name: string): Promise<void> {
   const c = new pg.Client(PG);
   await c.connect();
   const s = `t_rollup_${name}_${process.pid}`;
-  await c.query(`DROP TABLE ${s}.report_marks; DROP TABLE ${s}.report_days; DROP TABLE ${s}.store_days; DROP TABLE ${s}.device_days; DROP SEQUENCE ${s}.report_gen;
+  await c.query(`DROP TABLE ${s}.report_marks; DROP TABLE ${s}.report_days; DROP TABLE ${s}.store_days; DROP SEQUENCE ${s}.report_gen;
                  DELETE FROM ${s}.counters WHERE name LIKE 'stored%'; UPDATE ${s}.meta SET value = '6' WHERE key = 'schema_version'`);
   await c.end();
 }

@@ -2,8 +2,8 @@
  * The period reports (issue 15) — store → store flows, returning customers, segments — without reading
  * the period's sightings. Same-day flows are the tenant-day rollups' (a device is one store-day's
  * Consumer-ID, so days add up); everything that follows a person across days needs only the devices in
- * a profile, whose visits the rollups keep beside the figures (device_days), found through the graph's
- * index of profiled devices by day. Under rules the database does not keep (a test, a what-if) the
+ * a profile: the graph's index of profiled devices by day names them, and the day's rollup keeps the
+ * visits of the devices a link named (one read per day). Under rules the database does not keep (a test, a what-if) the
  * in-memory graph and those devices' sightings serve instead. Equal to the computation from every sighting.
  */
 import type { CloudStore } from '../store/cloud-store.js';

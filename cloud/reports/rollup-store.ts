@@ -31,13 +31,14 @@ export interface RollupStore {
   /** Puts marks back on days (a refresh that failed). */
   mark(days: readonly DayMark[]): Promise<void>;
   /**
-   * Saves a tenant-day's rollup and replaces its devices' visits, in one transaction, unless one of a
-   * later generation is there already.
+   * Saves a tenant-day's rollup, with the visits of those of its devices that are in the graph (a link
+   * named them), unless one of a later generation is there already. A link marks its day, so a device
+   * linked later is in the next computation.
    */
   save(tenant: string, gen: number, computedMs: number, day: RawTenantDay, devices: readonly DeviceDay[]): Promise<void>;
   /**
    * The visits of the devices of these days that are in a profile (stored graph), with the profile: the
-   * period reports' input, one row per linked device-day through the graph's index of them.
+   * period reports' input — the graph's index of profiled devices by day, and each day's kept visits.
    */
   profiledDevices(tenant: string, epochs: readonly string[]): Promise<{ profile: string; epoch: string; device: DeviceDay }[]>;
   get(tenant: string, epoch: string): Promise<StoredRollup | null>;

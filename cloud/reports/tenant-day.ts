@@ -18,14 +18,34 @@ export interface RawDayFigures extends RawStoreDay {
 }
 
 /**
- * One device's visits of a store-day (every store), as the rollup keeps them beside the figures: what
- * the period reports read for the devices in a profile, instead of their sightings. No identifier but
- * the Consumer-ID of the day, which the sightings hold too; erasure deletes it with them.
+ * One device's visits of a store-day (every store): what a rollup keeps for the devices a link named,
+ * and the period reports read instead of their sightings. No identifier but the Consumer-ID of the day,
+ * which the sightings hold too; erasure removes it with them.
  */
 export interface DeviceDay {
   cid: string;
   /** [store, start, end, frames, rssiMax] per visit, in time order. */
   visits: [string, number, number, number, number | null][];
+}
+
+/** The visits of a day's devices that a link named, by cid: what a rollup keeps for the period reports. */
+export type LinkedVisits = Record<string, DeviceDay['visits']>;
+
+export function linkedVisits(devices: readonly DeviceDay[], linked: (cid: string) => boolean): LinkedVisits {
+  const out: LinkedVisits = {};
+  for (const d of devices) if (linked(d.cid)) out[d.cid] = d.visits;
+  return out;
+}
+
+/** The day's devices now in a profile (the graph's index) with their kept visits; one without visits that day has none. */
+export function joinLinked(epoch: string, kept: LinkedVisits, profiled: readonly { node: string; profile: string }[]): { profile: string; epoch: string; device: DeviceDay }[] {
+  const out: { profile: string; epoch: string; device: DeviceDay }[] = [];
+  for (const p of profiled) {
+    const cid = p.node.slice(15);
+    const visits = kept[cid];
+    if (visits) out.push({ profile: p.profile, epoch, device: { cid, visits } });
+  }
+  return out;
 }
 
 /** A device-day's visits back as Visit records (visitor judged again by the same rules). */

@@ -78,8 +78,8 @@ async function writeRows(c: pg.PoolClient, s: string, items: readonly GroupItem[
   const stored = items.filter((_, i) => outcomes[i] === 'stored');
   if (stored.length) {
     const sightings = await writeContent(c, s, stored);
-    const withSightings = stored.filter((it) => it.kind === 'sightings').map((it) => it.batch);
-    await noteIngest(c, s, stored.map((it) => it.batch), withSightings, { batches: stored.length, sightings });
+    // Sightings change their day's figures; links the devices the day's rollup keeps visits of.
+    await noteIngest(c, s, stored.map((it) => it.batch), stored.map((it) => it.batch), { batches: stored.length, sightings });
   }
   return outcomes;
 }

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { DayMark, RollupStore, StoredRollup } from '../reports/rollup-store.js';
-import { ROLLUP_VERSION, type DeviceDay, type RawTenantDay } from '../reports/tenant-day.js';
+import { ROLLUP_VERSION, joinLinked, linkedVisits, type DeviceDay, type LinkedVisits, type RawTenantDay } from '../reports/tenant-day.js';
 
 /** The advisory lock of the marks (the schema's is 742001, the graph tenants' 742002). */
 export const REPORT_LOCK = 742003;
@@ -20,8 +20,7 @@ const COUNTER_SHARDS = 16;
 export const postgresRollupsDdl = (s: string) => `
   CREATE TABLE IF NOT EXISTS ${s}.report_marks (tenant text NOT NULL, epoch text NOT NULL, PRIMARY KEY (tenant, epoch));
   CREATE TABLE IF NOT EXISTS ${s}.report_days (tenant text NOT NULL, epoch text NOT NULL, gen bigint NOT NULL, version int NOT NULL,
-    computed_ms bigint NOT NULL, cids bigint NOT NULL, figures jsonb NOT NULL, PRIMARY KEY (tenant, epoch));
-  CREATE TABLE IF NOT EXISTS ${s}.device_days (tenant text NOT NULL, epoch text NOT NULL, cid text NOT NULL, visits jsonb NOT NULL, PRIMARY KEY (tenant, epoch, cid));
+    computed_ms bigint NOT NULL, cids bigint NOT NULL, figures jsonb NOT NULL, linked jsonb NOT NULL DEFAULT '{}', PRIMARY KEY (tenant, epoch));
   CREATE TABLE IF NOT EXISTS ${s}.store_days (tenant text NOT NULL, store text NOT NULL, epoch text NOT NULL, PRIMARY KEY (tenant, store, epoch));
   CREATE SEQUENCE IF NOT EXISTS ${s}.report_gen;
   CREATE INDEX IF NOT EXISTS graph_nodes_cid_day ON ${s}.graph_nodes (tenant, (substr(node, 5, 10)), node, profile) WHERE profile IS NOT NULL AND substr(node, 1, 4) = 'cid:';`;
@@ -117,37 +116,28 @@ export class PostgresRollups implements RollupStore {
   }
 
   async save(tenant: string, gen: number, computedMs: number, day: RawTenantDay, devices: readonly DeviceDay[]): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      // The row's lock orders two refreshes of one day: the later generation's devices stay.
-      const saved = await c.query(
-        `INSERT INTO ${this.s}.report_days VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (tenant, epoch) DO UPDATE SET gen = EXCLUDED.gen, version = EXCLUDED.version, computed_ms = EXCLUDED.computed_ms,
-           cids = EXCLUDED.cids, figures = EXCLUDED.figures WHERE EXCLUDED.gen >= ${this.s}.report_days.gen RETURNING 1`,
-        [tenant, day.epoch, gen, ROLLUP_VERSION, computedMs, day.cids, JSON.stringify(day)],
-      );
-      if (saved.rowCount) {
-        await c.query(`DELETE FROM ${this.s}.device_days WHERE tenant = $1 AND epoch = $2`, [tenant, day.epoch]);
-        if (devices.length) await c.query(`INSERT INTO ${this.s}.device_days SELECT $1, $2, cid, v::jsonb FROM unnest($3::text[], $4::text[]) AS u(cid, v)`, [tenant, day.epoch, devices.map((d) => d.cid), devices.map((d) => JSON.stringify(d.visits))]);
-      }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    // The visits of the day's devices that are in the graph (a link named them): what the period reports read.
+    const nodes = (await this.pool.query(`SELECT node FROM ${this.s}.graph_nodes WHERE tenant = $1 AND node = ANY($2::text[])`, [tenant, devices.map((d) => `cid:${day.epoch}:${d.cid}`)])).rows;
+    const inGraph = new Set(nodes.map((r) => (r.node as string).slice(15)));
+    const linked = linkedVisits(devices, (cid) => inGraph.has(cid));
+    await this.pool.query(
+      `INSERT INTO ${this.s}.report_days VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (tenant, epoch) DO UPDATE SET gen = EXCLUDED.gen, version = EXCLUDED.version, computed_ms = EXCLUDED.computed_ms,
+         cids = EXCLUDED.cids, figures = EXCLUDED.figures, linked = EXCLUDED.linked WHERE EXCLUDED.gen >= ${this.s}.report_days.gen`,
+      [tenant, day.epoch, gen, ROLLUP_VERSION, computedMs, day.cids, JSON.stringify(day), JSON.stringify(linked)],
+    );
   }
 
   async profiledDevices(tenant: string, epochs: readonly string[]): Promise<{ profile: string; epoch: string; device: DeviceDay }[]> {
-    // graph_nodes_cid_day by the day (equality: the collation cannot matter), then each device-day by its key.
-    const r = await this.pool.query(
-      `SELECT n.profile, d.epoch, d.cid, d.visits FROM ${this.s}.graph_nodes n JOIN ${this.s}.device_days d ON d.tenant = n.tenant AND d.epoch = substr(n.node, 5, 10) AND d.cid = substr(n.node, 16)
-       WHERE n.tenant = $1 AND (substr(n.node, 5, 10)) = ANY($2::text[]) AND n.profile IS NOT NULL AND substr(n.node, 1, 4) = 'cid:'`,
-      [tenant, [...new Set(epochs)]],
-    );
-    return r.rows.map((x) => ({ profile: x.profile, epoch: x.epoch, device: { cid: x.cid, visits: x.visits } }));
+    const days = [...new Set(epochs)];
+    // The kept visits (as text: parsed here once), and graph_nodes_cid_day (covering) by the day: equality, so the collation cannot matter.
+    const [kept, profiled] = await Promise.all([
+      this.pool.query(`SELECT epoch, linked::text AS linked FROM ${this.s}.report_days WHERE tenant = $1 AND epoch = ANY($2::text[])`, [tenant, days]),
+      this.pool.query(`SELECT substr(node, 5, 10) AS epoch, node, profile FROM ${this.s}.graph_nodes WHERE tenant = $1 AND (substr(node, 5, 10)) = ANY($2::text[]) AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`, [tenant, days]),
+    ]);
+    const byDay = new Map<string, { node: string; profile: string }[]>();
+    for (const r of profiled.rows) (byDay.get(r.epoch) ?? byDay.set(r.epoch, []).get(r.epoch)!).push(r);
+    return kept.rows.flatMap((r) => joinLinked(r.epoch, JSON.parse(r.linked) as LinkedVisits, byDay.get(r.epoch) ?? []));
   }
 
   async get(tenant: string, epoch: string): Promise<StoredRollup | null> {

@@ -285,7 +285,8 @@ export class PostgresCloudStore implements CloudStore {
           [b.tenant, b.batchId, b.store, as, bs, tss, consent],
         );
       }
-      await noteIngest(c, s, [b], [], { batches: 1, sightings: 0 });
+      // Its devices become ones the period reports follow: the day's rollup keeps their visits when computed again.
+      await noteIngest(c, s, [b], [b], { batches: 1, sightings: 0 });
       await this.graph.batchesStored(c, [b]);
     });
   }
@@ -329,7 +330,7 @@ export class PostgresCloudStore implements CloudStore {
           sightings += gone;
           if (gone) days.push({ tenant, epoch: n.slice(4, 14) });
           // Its visits kept beside the day's rollup go with its sightings, now, not at the next refresh.
-          await c.query(`DELETE FROM ${s}.device_days WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)]);
+          await c.query(`UPDATE ${s}.report_days SET linked = linked - $3 WHERE tenant = $1 AND epoch = $2`, [tenant, n.slice(4, 14), n.slice(15)]);
         }
         await c.query(`INSERT INTO ${s}.suppressed VALUES ($1, $2) ON CONFLICT DO NOTHING`, [suppressionDigest(tenant, n), Date.now()]);
       }

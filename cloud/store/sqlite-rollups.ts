@@ -1,19 +1,17 @@
 /** The report rollups in SQLite (reports/rollup-store.ts). One writer at a time: a claim needs no lock. */
 import type Database from 'better-sqlite3';
 import type { DayMark, RollupStore, StoredRollup } from '../reports/rollup-store.js';
-import { ROLLUP_VERSION, type DeviceDay, type RawTenantDay } from '../reports/tenant-day.js';
+import { ROLLUP_VERSION, joinLinked, linkedVisits, type DeviceDay, type LinkedVisits, type RawTenantDay } from '../reports/tenant-day.js';
 
 /**
- * The migration: marks, rollups with their devices' visits, the store-days with batches (for pickers and /v1/stats), the counters
+ * The migration: marks, rollups with their linked devices' visits, the store-days with batches (for pickers and /v1/stats), the counters
  * /v1/stats reads, and an index of the devices in a profile by day (the period reports); an existing
  * database's days are all marked, its counters counted once.
  */
 export const SQLITE_ROLLUPS_MIGRATION = `
   CREATE TABLE IF NOT EXISTS report_marks (tenant TEXT NOT NULL, epoch TEXT NOT NULL, PRIMARY KEY (tenant, epoch)) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS report_days (tenant TEXT NOT NULL, epoch TEXT NOT NULL, gen INTEGER NOT NULL, version INTEGER NOT NULL,
-    computed_ms INTEGER NOT NULL, cids INTEGER NOT NULL, figures TEXT NOT NULL, PRIMARY KEY (tenant, epoch)) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS device_days (tenant TEXT NOT NULL, epoch TEXT NOT NULL, cid TEXT NOT NULL, visits TEXT NOT NULL,
-    PRIMARY KEY (tenant, epoch, cid)) WITHOUT ROWID;
+    computed_ms INTEGER NOT NULL, cids INTEGER NOT NULL, figures TEXT NOT NULL, linked TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant, epoch)) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS store_days (tenant TEXT NOT NULL, store TEXT NOT NULL, epoch TEXT NOT NULL, PRIMARY KEY (tenant, store, epoch)) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS graph_nodes_cid_day ON graph_nodes (tenant, (substr(node, 5, 10)), node, profile) WHERE profile IS NOT NULL AND substr(node, 1, 4) = 'cid:';
   INSERT OR IGNORE INTO store_days SELECT DISTINCT tenant, store, epoch FROM batches;
@@ -33,17 +31,16 @@ export class SqliteRollups implements RollupStore {
       unmark: p('DELETE FROM report_marks WHERE tenant = ? AND epoch = ?'),
       mark: p('INSERT OR IGNORE INTO report_marks VALUES (?, ?)'),
       gen: p("INSERT INTO meta VALUES ('report_gen', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER) AS gen").pluck(),
-      save: p(`INSERT INTO report_days VALUES (@tenant, @epoch, @gen, @version, @ms, @cids, @figures)
+      save: p(`INSERT INTO report_days VALUES (@tenant, @epoch, @gen, @version, @ms, @cids, @figures, @linked)
                ON CONFLICT(tenant, epoch) DO UPDATE SET gen = excluded.gen, version = excluded.version, computed_ms = excluded.computed_ms,
-                 cids = excluded.cids, figures = excluded.figures WHERE excluded.gen >= report_days.gen`),
+                 cids = excluded.cids, figures = excluded.figures, linked = excluded.linked WHERE excluded.gen >= report_days.gen`),
+      hasNode: p('SELECT EXISTS (SELECT 1 FROM graph_nodes WHERE tenant = ? AND node = ?)').pluck(),
       get: p(`SELECT gen, version, computed_ms AS computedMs, figures, EXISTS (SELECT 1 FROM report_marks m WHERE m.tenant = d.tenant AND m.epoch = d.epoch) AS dirty
               FROM report_days d WHERE tenant = ? AND epoch = ?`),
       cids: p('SELECT coalesce(sum(cids), 0) FROM report_days').pluck(),
-      dropDevices: p('DELETE FROM device_days WHERE tenant = ? AND epoch = ?'),
-      addDevice: p('INSERT INTO device_days VALUES (?, ?, ?, ?)'),
-      // graph_nodes_cid_day: the expression and the condition as the index has them; the day's devices by their key.
-      profiled: p(`SELECT n.profile, d.epoch, d.cid, d.visits FROM graph_nodes n JOIN device_days d ON d.tenant = n.tenant AND d.epoch = substr(n.node, 5, 10) AND d.cid = substr(n.node, 16)
-                   WHERE n.tenant = ? AND (substr(n.node, 5, 10)) = ? AND n.profile IS NOT NULL AND substr(n.node, 1, 4) = 'cid:'`),
+      linked: p('SELECT linked FROM report_days WHERE tenant = ? AND epoch = ?').pluck(),
+      // graph_nodes_cid_day, covering: the expression and the condition as the index has them.
+      profiled: p(`SELECT node, profile FROM graph_nodes WHERE tenant = ? AND (substr(node, 5, 10)) = ? AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`),
       hasDay: p('SELECT EXISTS (SELECT 1 FROM store_days WHERE tenant = ? AND epoch = ?)').pluck(),
     };
   }
@@ -67,15 +64,18 @@ export class SqliteRollups implements RollupStore {
 
   async save(tenant: string, gen: number, computedMs: number, day: RawTenantDay, devices: readonly DeviceDay[]): Promise<void> {
     this.db.transaction(() => {
-      if (this.q.save.run({ tenant, epoch: day.epoch, gen, version: ROLLUP_VERSION, ms: computedMs, cids: day.cids, figures: JSON.stringify(day) }).changes === 0) return;
-      this.q.dropDevices.run(tenant, day.epoch);
-      for (const d of devices) this.q.addDevice.run(tenant, day.epoch, d.cid, JSON.stringify(d.visits));
+      // The visits of the day's devices that are in the graph (a link named them): what the period reports read.
+      const linked = linkedVisits(devices, (cid) => this.q.hasNode.get(tenant, `cid:${day.epoch}:${cid}`) === 1);
+      this.q.save.run({ tenant, epoch: day.epoch, gen, version: ROLLUP_VERSION, ms: computedMs, cids: day.cids, figures: JSON.stringify(day), linked: JSON.stringify(linked) });
     }).immediate();
   }
 
   async profiledDevices(tenant: string, epochs: readonly string[]): Promise<{ profile: string; epoch: string; device: DeviceDay }[]> {
     return this.db.transaction(() =>
-      [...new Set(epochs)].flatMap((e) => (this.q.profiled.all(tenant, e) as { profile: string; epoch: string; cid: string; visits: string }[]).map((r) => ({ profile: r.profile, epoch: r.epoch, device: { cid: r.cid, visits: JSON.parse(r.visits) } }))),
+      [...new Set(epochs)].flatMap((e) => {
+        const text = this.q.linked.get(tenant, e) as string | undefined;
+        return text ? joinLinked(e, JSON.parse(text) as LinkedVisits, this.q.profiled.all(tenant, e) as { node: string; profile: string }[]) : [];
+      }),
     )();
   }
 
