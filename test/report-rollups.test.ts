@@ -19,7 +19,7 @@ import { validateSightingsMessage, type SightingsBatch } from '../shared/wire/si
 import { mulberry32 } from '../scripts/lib/prng.js';
 import { PG, backends } from './helpers/backends.js';
 import { validateLinksMessage, type LinksBatch } from '../shared/wire/links-schema.js';
-import { returningProfiles } from '../cloud/analytics/returning.js';
+import { returningOf, returningProfiles } from '../cloud/analytics/returning.js';
 import { storeFlows } from '../cloud/analytics/flows.js';
 import { sightingsOfPeriod, daysBetween } from '../cloud/analytics/period.js';
 import { profileLookup, profilesOfSightings } from '../cloud/identity/graph-reads.js';
@@ -28,7 +28,6 @@ import { periodFlows } from '../cloud/reports/period-flows.js';
 import { segmentMembers } from '../cloud/segments/evaluate.js';
 import { DEFAULT_SEGMENTS, longestWindow, segmentsOf } from '../cloud/segments/rules.js';
 import { visitsBySubject, windowStart } from '../cloud/segments/activity.js';
-import { suppress } from '../cloud/analytics/visits.js';
 import { ApiServer } from '../cloud/api/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omniloop-rollups-'));
@@ -205,6 +204,11 @@ describe.each(list)('reports from rollups on %s', (name, backend) => {
   });
 });
 
+/** Batches stored through group commit, `per` to a transaction. */
+async function ingestAll(store: CloudStore, batches: readonly SightingsBatch[], per: number): Promise<void> {
+  for (let i = 0; i < batches.length; i += per) await store.ingestGroup(batches.slice(i, i + per).map((batch) => ({ kind: 'sightings', batch, receivedMs: 1 })));
+}
+
 /** Link events for some of the history's devices: people (e-mails) who come back on other days and to other stores. */
 function linksFor(batches: readonly SightingsBatch[], seed: number): LinksBatch[] {
   const rnd = mulberry32(seed);
@@ -232,16 +236,7 @@ async function periodReference(store: CloudStore, from: string, to: string, k: n
   const rows = await sightingsOfPeriod(store, TENANT, from, to);
   const look = await profileLookup(store, TENANT, rules);
   const profileOf = await profilesOfSightings(look, rows);
-  const days = new Map<string, Set<string>>();
-  const stores = new Map<string, Set<string>>();
-  for (const r of rows) {
-    const p = profileOf.get(`cid:${r.epoch}:${r.cid}`);
-    if (!p) continue;
-    (days.get(p) ?? days.set(p, new Set()).get(p)!).add(r.epoch);
-    (stores.get(p) ?? stores.set(p, new Set()).get(p)!).add(r.store);
-  }
-  const count = (m: Map<string, Set<string>>) => [...m.values()].filter((x) => x.size > 1).length;
-  const returning = { from, to, profiles: suppress(days.size, k), returning: suppress(count(days), k), multiStore: suppress(count(stores), k) };
+  const returning = returningOf(from, to, rows, (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`), k);
   const flows = storeFlows(buildVisits(rows), (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`), k);
   // Segments on `to`: every day of the longest window, the profiled devices' visits.
   const windowRows = await sightingsOfPeriod(store, TENANT, windowStart(to, longestWindow(DEFAULT_SEGMENTS)), to);
@@ -257,7 +252,7 @@ describe.each(list)('period reports on %s', (name, backend) => {
   it('returning, flows and segments read only profiled devices and equal the computation from every sighting, stored graph or in memory', async () => {
     const store = await backend.open('period');
     const all = history(5);
-    for (let i = 0; i < all.length; i += 40) await store.ingestGroup(all.slice(i, i + 40).map((batch) => ({ kind: 'sightings', batch, receivedMs: 1 })));
+    await ingestAll(store, all, 40);
     const links = linksFor(all, 5);
     expect(links.length).toBeGreaterThan(50);
     for (const l of links) expect(await store.ingestLinks(l, 1)).toBe('stored');
@@ -300,7 +295,7 @@ describe.each(list)('the API\'s period answers on %s', (_name, backend) => {
   it('are kept while their inputs stay the same, and computed again after a link, a batch or an erasure (exact), or once too stale', async () => {
     const store = await backend.open('cache');
     const all = history(7);
-    for (let i = 0; i < all.length; i += 50) await store.ingestGroup(all.slice(i, i + 50).map((batch) => ({ kind: 'sightings', batch, receivedMs: 1 })));
+    await ingestAll(store, all, 50);
     const links = linksFor(all, 7);
     for (const l of links.slice(0, -20)) await store.ingestLinks(l, 1);
     while ((await refreshMarked(store)) > 0); // the rollups made (an answer computed with them is kept under their generations)

@@ -23,11 +23,16 @@ export interface ReturningFigures {
 
 export async function returningProfiles(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules = DEFAULT_GRAPH_RULES, opts: ReportOptions = EXACT): Promise<ReturningFigures> {
   // The visits of the period's devices that are in a profile only: the others cannot return.
-  const { visits: rows, profileOf } = await profiledVisits(store, tenant, daysBetween(from, to), rules, opts);
+  const { visits, profileOf } = await profiledVisits(store, tenant, daysBetween(from, to), rules, opts);
+  return returningOf(from, to, visits, (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`), k);
+}
+
+/** The figures from what a period's devices did (sightings or visits: a store and a day each) and their profiles (pure). */
+export function returningOf(from: string, to: string, seen: Iterable<{ epoch: string; store: string; cid: string }>, profileOf: (epoch: string, cid: string) => string | undefined, k: number): ReturningFigures {
   const days = new Map<string, Set<string>>();
   const stores = new Map<string, Set<string>>();
-  for (const r of rows) {
-    const p = profileOf.get(`cid:${r.epoch}:${r.cid}`);
+  for (const r of seen) {
+    const p = profileOf(r.epoch, r.cid);
     if (!p) continue;
     (days.get(p) ?? days.set(p, new Set()).get(p)!).add(r.epoch);
     (stores.get(p) ?? stores.set(p, new Set()).get(p)!).add(r.store);

@@ -11,6 +11,7 @@ import { edgesAdded, edgesRemoved, runAsync, type CompEdge, type CompRow, type E
 import { graphRulesKey, rulesFromText, rulesText, tenantKeyOf, type GraphCounts, type StoredGraph } from '../identity/stored-graph.js';
 import type { ConsentEdge } from '../identity/consent.js';
 import { countersOf, graphCountsDdl, recountGraphSql } from './graph-counts.js';
+import { inTransaction } from './postgres-tx.js';
 
 const edgeRow = (r: { a: string; b: string; ts: string; batch_id: string; store: string }): Edge => ({ a: r.a, b: r.b, ts: Number(r.ts), batchId: r.batch_id, store: r.store });
 
@@ -147,19 +148,8 @@ export class PostgresGraph implements StoredGraph {
     return { rules: this.parsedRules(rules), profileKey: key };
   }
 
-  private async tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await work(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+  private tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
 
   private tables(c: pg.PoolClient, tenant: string): GraphTables {

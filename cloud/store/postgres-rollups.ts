@@ -5,6 +5,7 @@
  * committed before the claim is in what the refresh reads after it; one that commits later marks again.
  */
 import type pg from 'pg';
+import { inTransaction } from './postgres-tx.js';
 import type { DayMark, RollupStore, StoredRollup } from '../reports/rollup-store.js';
 import { ROLLUP_VERSION, joinLinked, linkedVisits, type DeviceDay, type LinkedVisits, type RawTenantDay } from '../reports/tenant-day.js';
 
@@ -94,21 +95,12 @@ export class PostgresRollups implements RollupStore {
   }
 
   async claim(days: readonly DayMark[]): Promise<number> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    return inTransaction(this.pool, async (c) => {
       // Waits for the ingests holding it shared to commit; blocks new ones for the one statement after.
       await c.query('SELECT pg_advisory_xact_lock($1)', [REPORT_LOCK]);
       await c.query(`DELETE FROM ${this.s}.report_marks m USING unnest($1::text[], $2::text[]) AS u(tenant, epoch) WHERE m.tenant = u.tenant AND m.epoch = u.epoch`, [days.map((d) => d.tenant), days.map((d) => d.epoch)]);
-      const gen = Number((await c.query(`SELECT nextval('${this.s}.report_gen') AS g`)).rows[0].g);
-      await c.query('COMMIT');
-      return gen;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+      return Number((await c.query(`SELECT nextval('${this.s}.report_gen') AS g`)).rows[0].g);
+    });
   }
 
   async mark(days: readonly DayMark[]): Promise<void> {

@@ -13,6 +13,7 @@ import { PostgresGraph, postgresGraphCountsUpgrade, postgresGraphDdl, postgresGr
 import { linkNodes, type LinksBatch } from '../../shared/wire/links-schema.js';
 import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, epochsAround, knownBatchOutcome, newProfileKeyText, profileKeyFromText, suppressionDigest, type AgentRow, type CloudStats, type CloudStore, type DeadLetter, type EstimateRow, type GroupItem, type GroupOutcome, type IngestOutcome } from './cloud-store.js';
 import { writeGroup } from './postgres-group.js';
+import { checkin, checkout, inTransaction } from './postgres-tx.js';
 import { DayPartitions, isMissingPartition, partitionExisting } from './postgres-partitions.js';
 import { BEGIN_MARKING, PostgresRollups, bumpCounters, markDays, noteIngest, postgresRollupsDdl, postgresRollupsUpgrade } from './postgres-rollups.js';
 
@@ -56,18 +57,6 @@ const ddl = (s: string) => `
   ${postgresGraphDdl(s)}
   ${postgresRollupsDdl(s)}
   INSERT INTO ${s}.meta VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT DO NOTHING;`;
-
-/**
- * A pooled client checked out for a transaction. pg reports a connection lost meanwhile (the database
- * restarted, a network cut) as an 'error' event on the client, which with no listener ends the process;
- * the query in flight, or the next one, fails with it anyway, and the message comes again.
- */
-const onLostConnection = () => {};
-
-function checkin(c: pg.PoolClient): void {
-  c.removeListener('error', onLostConnection);
-  c.release();
-}
 
 export class PostgresCloudStore implements CloudStore {
   private profileKeyBytes: Promise<Uint8Array> | null = null;
@@ -225,10 +214,8 @@ export class PostgresCloudStore implements CloudStore {
     return outcome;
   }
 
-  private async checkout(): Promise<pg.PoolClient> {
-    const c = await this.pool.connect();
-    c.on('error', onLostConnection);
-    return c;
+  private checkout(): Promise<pg.PoolClient> {
+    return checkout(this.pool);
   }
 
   async ingestGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]> {
@@ -239,20 +226,16 @@ export class PostgresCloudStore implements CloudStore {
     );
   }
 
-  private async storeGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]> {
-    const c = await this.checkout();
-    try {
-      await c.query(BEGIN_MARKING);
-      const out = await writeGroup(c, this.s, items);
-      await this.graph.batchesStored(c, items.filter((it, i) => it.kind === 'links' && out[i] === 'stored').map((it) => it.batch));
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      checkin(c);
-    }
+  private storeGroup(items: readonly GroupItem[]): Promise<GroupOutcome[]> {
+    return inTransaction(
+      this.pool,
+      async (c) => {
+        const out = await writeGroup(c, this.s, items);
+        await this.graph.batchesStored(c, items.filter((it, i) => it.kind === 'links' && out[i] === 'stored').map((it) => it.batch));
+        return out;
+      },
+      BEGIN_MARKING,
+    );
   }
 
   async ingestLinks(b: LinksBatch, receivedMs: number): Promise<IngestOutcome> {
@@ -296,55 +279,43 @@ export class PostgresCloudStore implements CloudStore {
     return r.rows.map((x) => ({ a: x.a, b: x.b, ts: Number(x.ts), batchId: x.batch_id, store: x.store, marketing: x.marketing }));
   }
 
-  async revokeBatch(tenant: string, store: string, batchId: string): Promise<number> {
-    const c = await this.checkout();
-    try {
-      await c.query('BEGIN');
+  revokeBatch(tenant: string, store: string, batchId: string): Promise<number> {
+    return inTransaction(this.pool, async (c) => {
       const gone = (await c.query(`DELETE FROM ${this.s}.edges WHERE tenant = $1 AND store = $2 AND batch_id = $3 RETURNING a, b`, [tenant, store, batchId])).rows as { a: string; b: string }[];
       await this.graph.removed(c, tenant, gone.flatMap((e) => [e.a, e.b]));
-      await c.query('COMMIT');
       return gone.length;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      checkin(c);
-    }
+    });
   }
 
-  async erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
-    const c = await this.checkout();
+  erase(tenant: string, nodes: string[]): Promise<{ edges: number; sightings: number }> {
     const s = this.s;
-    try {
-      await c.query(BEGIN_MARKING);
-      let edges = 0;
-      let sightings = 0;
-      const ends: string[] = [];
-      const days: { tenant: string; epoch: string }[] = [];
-      for (const n of nodes) {
-        const gone = (await c.query(`DELETE FROM ${s}.edges WHERE tenant = $1 AND (a = $2 OR b = $2) RETURNING a, b`, [tenant, n])).rows as { a: string; b: string }[];
-        edges += gone.length;
-        for (const e of gone) ends.push(e.a, e.b);
-        if (n.startsWith('cid:')) {
-          const gone = (await c.query(`DELETE FROM ${s}.sightings WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)])).rowCount ?? 0;
-          sightings += gone;
-          if (gone) days.push({ tenant, epoch: n.slice(4, 14) });
-          // Its visits kept beside the day's rollup go with its sightings, now, not at the next refresh.
-          await c.query(`UPDATE ${s}.report_days SET linked = linked - $3 WHERE tenant = $1 AND epoch = $2`, [tenant, n.slice(4, 14), n.slice(15)]);
+    return inTransaction(
+      this.pool,
+      async (c) => {
+        let edges = 0;
+        let sightings = 0;
+        const ends: string[] = [];
+        const days: { tenant: string; epoch: string }[] = [];
+        for (const n of nodes) {
+          const gone = (await c.query(`DELETE FROM ${s}.edges WHERE tenant = $1 AND (a = $2 OR b = $2) RETURNING a, b`, [tenant, n])).rows as { a: string; b: string }[];
+          edges += gone.length;
+          for (const e of gone) ends.push(e.a, e.b);
+          if (n.startsWith('cid:')) {
+            const gone = (await c.query(`DELETE FROM ${s}.sightings WHERE tenant = $1 AND epoch = $2 AND cid = $3`, [tenant, n.slice(4, 14), n.slice(15)])).rowCount ?? 0;
+            sightings += gone;
+            if (gone) days.push({ tenant, epoch: n.slice(4, 14) });
+            // Its visits kept beside the day's rollup go with its sightings, now, not at the next refresh.
+            await c.query(`UPDATE ${s}.report_days SET linked = linked - $3 WHERE tenant = $1 AND epoch = $2`, [tenant, n.slice(4, 14), n.slice(15)]);
+          }
+          await c.query(`INSERT INTO ${s}.suppressed VALUES ($1, $2) ON CONFLICT DO NOTHING`, [suppressionDigest(tenant, n), Date.now()]);
         }
-        await c.query(`INSERT INTO ${s}.suppressed VALUES ($1, $2) ON CONFLICT DO NOTHING`, [suppressionDigest(tenant, n), Date.now()]);
-      }
-      await this.graph.removed(c, tenant, ends);
-      await markDays(c, s, days);
-      await bumpCounters(c, s, { sightings: -sightings });
-      await c.query('COMMIT');
-      return { edges, sightings };
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      checkin(c);
-    }
+        await this.graph.removed(c, tenant, ends);
+        await markDays(c, s, days);
+        await bumpCounters(c, s, { sightings: -sightings });
+        return { edges, sightings };
+      },
+      BEGIN_MARKING,
+    );
   }
 
   async deadLetter(topic: string, reason: string, payload: string, receivedMs: number): Promise<void> {
