@@ -33,17 +33,18 @@ export function rawFlows(visits: readonly Visit[], profileOf: (epoch: string, ci
   const sorted = [...visits].sort((a, b) => a.start - b.start || cmp(a.epoch, b.epoch) || cmp(a.cid, b.cid) || cmp(a.store, b.store));
   const sameDay = new Map<string, Set<string>>();
   const acrossDays = new Map<string, Set<string>>();
-  const lastOfDevice = new Map<string, Visit>();
+  // A device is its store-day's Consumer-ID: by day, then by cid (no key string per visit).
+  const lastOfDevice = new Map<string, Map<string, Visit>>();
   const lastOfProfile = new Map<string, Visit>();
   const count = (m: Map<string, Set<string>>, from: string, to: string, who: string) => {
     const key = `${from}\u0000${to}`;
     (m.get(key) ?? m.set(key, new Set()).get(key)!).add(who);
   };
   for (const v of sorted) {
-    const device = `${v.epoch}|${v.cid}`;
-    const prev = lastOfDevice.get(device);
-    if (prev && prev.store !== v.store) count(sameDay, prev.store, v.store, device);
-    lastOfDevice.set(device, v);
+    const ofDay = lastOfDevice.get(v.epoch) ?? lastOfDevice.set(v.epoch, new Map()).get(v.epoch)!;
+    const prev = ofDay.get(v.cid);
+    if (prev && prev.store !== v.store) count(sameDay, prev.store, v.store, `${v.epoch}|${v.cid}`);
+    ofDay.set(v.cid, v);
     const p = profileOf(v.epoch, v.cid);
     if (!p) continue;
     const before = lastOfProfile.get(p);

@@ -24,7 +24,7 @@ export interface ReturningFigures {
 export async function returningProfiles(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules = DEFAULT_GRAPH_RULES, opts: ReportOptions = EXACT): Promise<ReturningFigures> {
   // The visits of the period's devices that are in a profile only: the others cannot return.
   const { visits, profileOf } = await profiledVisits(store, tenant, daysBetween(from, to), rules, opts);
-  return returningOf(from, to, visits, (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`), k);
+  return returningOf(from, to, visits, profileOf, k);
 }
 
 /** The figures from what a period's devices did (sightings or visits: a store and a day each) and their profiles (pure). */

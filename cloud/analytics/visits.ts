@@ -203,18 +203,29 @@ export function shownStoreDay(r: RawStoreDay, k: number): StoreDayFigures {
   };
 }
 
+/** Zones checked once per process: a formatter per agent on every report cost more than the report. */
+const zoneChecks = new Map<string, boolean>();
+function isZone(tz: string): boolean {
+  let ok = zoneChecks.get(tz);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+      ok = true;
+    } catch {
+      ok = false; // not a zone: ignored
+    }
+    if (zoneChecks.size < 1000) zoneChecks.set(tz, ok);
+  }
+  return ok;
+}
+
 /** Each store's time zone as its agents report it in their status (the first valid one wins). */
 export function storeTimezones(agents: { store: string; status: Record<string, unknown> }[]): (store: string) => string {
   const zones = new Map<string, string>();
   for (const a of agents) {
     const tz = a.status.timezone;
     if (typeof tz !== 'string' || zones.has(a.store)) continue;
-    try {
-      new Intl.DateTimeFormat('en-GB', { timeZone: tz });
-      zones.set(a.store, tz);
-    } catch {
-      /* not a zone: ignore */
-    }
+    if (isZone(tz)) zones.set(a.store, tz);
   }
   return (store) => zones.get(store) ?? 'UTC';
 }

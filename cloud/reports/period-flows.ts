@@ -16,26 +16,30 @@ import { buildVisits, type Visit } from '../analytics/visits.js';
 import { EXACT, tenantDaysOf, type ReportOptions } from './rollups.js';
 import { visitsOfDevice } from './tenant-day.js';
 
-/** The visits of the devices in a profile on these days, and each such device's profile (`cid:<epoch>:<cid>`). */
-export async function profiledVisits(store: CloudStore, tenant: string, days: readonly string[], rules: GraphRules, opts: ReportOptions = EXACT): Promise<{ visits: Visit[]; profileOf: Map<string, string> }> {
-  const profileOf = new Map<string, string>();
+/** A device's profile by its store-day and Consumer-ID (undefined: in none). */
+export type ProfileOfDevice = (epoch: string, cid: string) => string | undefined;
+
+/** The visits of the devices in a profile on these days (in no order), and each such device's profile. */
+export async function profiledVisits(store: CloudStore, tenant: string, days: readonly string[], rules: GraphRules, opts: ReportOptions = EXACT): Promise<{ visits: Visit[]; profileOf: ProfileOfDevice }> {
   if ((await store.graph.rulesKey()) === graphRulesKey(rules)) {
-    await tenantDaysOf(store, tenant, days, opts); // the days' device rows as current as their figures
+    await tenantDaysOf(store, tenant, days, opts); // the days' kept visits as current as their figures
     const visits: Visit[] = [];
+    // By day, then by cid: no key string per look-up (tens of thousands of them in a month).
+    const byDay = new Map<string, Map<string, string>>();
     for (const r of await store.rollups.profiledDevices(tenant, days)) {
-      profileOf.set(`cid:${r.epoch}:${r.device.cid}`, r.profile);
+      (byDay.get(r.epoch) ?? byDay.set(r.epoch, new Map()).get(r.epoch)!).set(r.device.cid, r.profile);
       for (const v of visitsOfDevice(r.epoch, r.device)) visits.push(v);
     }
-    return { visits: visits.sort((a, b) => a.start - b.start), profileOf };
+    return { visits, profileOf: (epoch, cid) => byDay.get(epoch)?.get(cid) };
   }
   const { rows, profileOf: of } = await profiledSightings(store, tenant, await profileLookup(store, tenant, rules), days);
-  return { visits: buildVisits(rows), profileOf: of };
+  return { visits: buildVisits(rows), profileOf: (epoch, cid) => of.get(`cid:${epoch}:${cid}`) };
 }
 
 export async function periodFlows(store: CloudStore, tenant: string, from: string, to: string, k: number, rules: GraphRules, opts: ReportOptions = EXACT): Promise<StoreFlows> {
   const days = daysBetween(from, to);
   const rollups = await tenantDaysOf(store, tenant, days, opts);
   const { visits, profileOf } = await profiledVisits(store, tenant, days, rules, opts);
-  const across = rawFlows(visits, (epoch, cid) => profileOf.get(`cid:${epoch}:${cid}`)).acrossDays;
+  const across = rawFlows(visits, profileOf).acrossDays;
   return shownFlows({ sameDay: addFlows(rollups.map((d) => d.sameDayFlows)), acrossDays: across }, k);
 }

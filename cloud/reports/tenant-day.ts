@@ -37,13 +37,12 @@ export function linkedVisits(devices: readonly DeviceDay[], linked: (cid: string
   return out;
 }
 
-/** The day's devices now in a profile (the graph's index) with their kept visits; one without visits that day has none. */
-export function joinLinked(epoch: string, kept: LinkedVisits, profiled: readonly { node: string; profile: string }[]): { profile: string; epoch: string; device: DeviceDay }[] {
+/** The day's devices now in a profile ([cid, profile], the graph's index) with their kept visits; one without visits that day has none. */
+export function joinLinked(epoch: string, kept: LinkedVisits, profiled: readonly (readonly [string, string])[]): { profile: string; epoch: string; device: DeviceDay }[] {
   const out: { profile: string; epoch: string; device: DeviceDay }[] = [];
-  for (const p of profiled) {
-    const cid = p.node.slice(15);
+  for (const [cid, profile] of profiled) {
     const visits = kept[cid];
-    if (visits) out.push({ profile: p.profile, epoch, device: { cid, visits } });
+    if (visits) out.push({ profile, epoch, device: { cid, visits } });
   }
   return out;
 }

@@ -78,7 +78,7 @@ export async function segmentMembers(store: CloudStore, tenant: string, day: str
   if (within === 0) return out;
   // The window's devices that are in a profile, and their visits only: never the whole graph or day.
   const { visits, profileOf } = await profiledVisits(store, tenant, daysBetween(windowStart(day, within), day), graphRules, opts);
-  const bySubject = visitsBySubject(visits, (epoch, cid) => profileOf.get(node(epoch, cid))!);
+  const bySubject = visitsBySubject(visits, (epoch, cid) => profileOf(epoch, cid)!);
   for (const [profile, visits] of [...bySubject].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     for (const name of segmentsOf(visits, day, rules)) out.get(name)!.push(profile);
   }

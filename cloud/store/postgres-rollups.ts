@@ -125,10 +125,10 @@ export class PostgresRollups implements RollupStore {
     // The kept visits (as text: parsed here once), and graph_nodes_cid_day (covering) by the day: equality, so the collation cannot matter.
     const [kept, profiled] = await Promise.all([
       this.pool.query(`SELECT epoch, linked::text AS linked FROM ${this.s}.report_days WHERE tenant = $1 AND epoch = ANY($2::text[])`, [tenant, days]),
-      this.pool.query(`SELECT substr(node, 5, 10) AS epoch, node, profile FROM ${this.s}.graph_nodes WHERE tenant = $1 AND (substr(node, 5, 10)) = ANY($2::text[]) AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`, [tenant, days]),
+      this.pool.query({ text: `SELECT substr(node, 5, 10) AS epoch, substr(node, 16) AS cid, profile FROM ${this.s}.graph_nodes WHERE tenant = $1 AND (substr(node, 5, 10)) = ANY($2::text[]) AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`, values: [tenant, days], rowMode: 'array' }),
     ]);
-    const byDay = new Map<string, { node: string; profile: string }[]>();
-    for (const r of profiled.rows) (byDay.get(r.epoch) ?? byDay.set(r.epoch, []).get(r.epoch)!).push(r);
+    const byDay = new Map<string, [string, string][]>();
+    for (const [epoch, cid, profile] of profiled.rows as [string, string, string][]) (byDay.get(epoch) ?? byDay.set(epoch, []).get(epoch)!).push([cid, profile]);
     return kept.rows.flatMap((r) => joinLinked(r.epoch, JSON.parse(r.linked) as LinkedVisits, byDay.get(r.epoch) ?? []));
   }
 

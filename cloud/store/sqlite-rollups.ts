@@ -40,7 +40,7 @@ export class SqliteRollups implements RollupStore {
       cids: p('SELECT coalesce(sum(cids), 0) FROM report_days').pluck(),
       linked: p('SELECT linked FROM report_days WHERE tenant = ? AND epoch = ?').pluck(),
       // graph_nodes_cid_day, covering: the expression and the condition as the index has them.
-      profiled: p(`SELECT node, profile FROM graph_nodes WHERE tenant = ? AND (substr(node, 5, 10)) = ? AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`),
+      profiled: p(`SELECT substr(node, 16), profile FROM graph_nodes WHERE tenant = ? AND (substr(node, 5, 10)) = ? AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`).raw(true),
       hasDay: p('SELECT EXISTS (SELECT 1 FROM store_days WHERE tenant = ? AND epoch = ?)').pluck(),
     };
   }
@@ -74,7 +74,7 @@ export class SqliteRollups implements RollupStore {
     return this.db.transaction(() =>
       [...new Set(epochs)].flatMap((e) => {
         const text = this.q.linked.get(tenant, e) as string | undefined;
-        return text ? joinLinked(e, JSON.parse(text) as LinkedVisits, this.q.profiled.all(tenant, e) as { node: string; profile: string }[]) : [];
+        return text ? joinLinked(e, JSON.parse(text) as LinkedVisits, this.q.profiled.all(tenant, e) as [string, string][]) : [];
       }),
     )();
   }
