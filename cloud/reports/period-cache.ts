@@ -16,7 +16,7 @@ export class PeriodCache {
 
   /** The answer for `question` under the current inputs of `days`, computed by `compute` when none is kept. */
   async get<T>(store: CloudStore, tenant: string, days: readonly string[], question: string, opts: ReportOptions, compute: () => Promise<T>): Promise<T> {
-    const [rollups, edges, rules] = await Promise.all([store.rollups.getMany(tenant, days), store.edgesVersion(tenant), store.graph.rulesKey()]);
+    const [rollups, edges, rules] = await Promise.all([store.rollups.stamps(tenant, days), store.edgesVersion(tenant), store.graph.rulesKey()]);
     // A day changed since its rollup, and too long ago to be served as it is: computed, and not kept.
     const now = Date.now();
     if ([...rollups.values()].some((r) => r.dirty && now - r.computedMs >= opts.maxStaleMs)) return compute();

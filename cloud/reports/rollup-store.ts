@@ -42,6 +42,8 @@ export interface RollupStore {
    */
   profiledDevices(tenant: string, epochs: readonly string[]): Promise<{ profile: string; epoch: string; device: DeviceDay }[]>;
   get(tenant: string, epoch: string): Promise<StoredRollup | null>;
+  /** Of several days' rollups only their generation, mark and age (one statement): what a kept answer is keyed by. */
+  stamps(tenant: string, epochs: readonly string[]): Promise<Map<string, { gen: number; dirty: boolean; computedMs: number }>>;
   /** The rollups of several days of a tenant (one statement), by epoch. */
   getMany(tenant: string, epochs: readonly string[]): Promise<Map<string, StoredRollup>>;
   /** Which of these days have any batch of the tenant (store_days): a day without one has no figures to compute. */

@@ -145,6 +145,15 @@ export class PostgresRollups implements RollupStore {
     return new Map(r.rows.map((x) => [x.epoch as string, { gen: Number(x.gen), version: x.version, computedMs: Number(x.computed_ms), dirty: x.dirty, day: x.figures as RawTenantDay }]));
   }
 
+  async stamps(tenant: string, epochs: readonly string[]): Promise<Map<string, { gen: number; dirty: boolean; computedMs: number }>> {
+    const r = await this.pool.query(
+      `SELECT epoch, gen, computed_ms, EXISTS (SELECT 1 FROM ${this.s}.report_marks m WHERE m.tenant = d.tenant AND m.epoch = d.epoch) AS dirty
+       FROM ${this.s}.report_days d WHERE tenant = $1 AND epoch = ANY($2::text[])`,
+      [tenant, [...new Set(epochs)]],
+    );
+    return new Map(r.rows.map((x) => [x.epoch as string, { gen: Number(x.gen), computedMs: Number(x.computed_ms), dirty: x.dirty as boolean }]));
+  }
+
   async daysWithData(tenant: string, epochs: readonly string[]): Promise<Set<string>> {
     const r = await this.pool.query(`SELECT DISTINCT epoch FROM ${this.s}.store_days WHERE tenant = $1 AND epoch = ANY($2::text[])`, [tenant, [...new Set(epochs)]]);
     return new Set(r.rows.map((x) => x.epoch as string));

@@ -38,6 +38,8 @@ export class SqliteRollups implements RollupStore {
       get: p(`SELECT gen, version, computed_ms AS computedMs, figures, EXISTS (SELECT 1 FROM report_marks m WHERE m.tenant = d.tenant AND m.epoch = d.epoch) AS dirty
               FROM report_days d WHERE tenant = ? AND epoch = ?`),
       cids: p('SELECT coalesce(sum(cids), 0) FROM report_days').pluck(),
+      stamp: p(`SELECT gen, computed_ms AS computedMs, EXISTS (SELECT 1 FROM report_marks m WHERE m.tenant = d.tenant AND m.epoch = d.epoch) AS dirty
+                FROM report_days d WHERE tenant = ? AND epoch = ?`),
       linked: p('SELECT linked FROM report_days WHERE tenant = ? AND epoch = ?').pluck(),
       // graph_nodes_cid_day, covering: the expression and the condition as the index has them.
       profiled: p(`SELECT substr(node, 16), profile FROM graph_nodes WHERE tenant = ? AND (substr(node, 5, 10)) = ? AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`).raw(true),
@@ -94,6 +96,17 @@ export class SqliteRollups implements RollupStore {
       for (const e of new Set(epochs)) {
         const r = this.row(tenant, e);
         if (r) out.set(e, r);
+      }
+      return out;
+    })();
+  }
+
+  async stamps(tenant: string, epochs: readonly string[]): Promise<Map<string, { gen: number; dirty: boolean; computedMs: number }>> {
+    return this.db.transaction(() => {
+      const out = new Map<string, { gen: number; dirty: boolean; computedMs: number }>();
+      for (const e of new Set(epochs)) {
+        const r = this.q.stamp.get(tenant, e) as { gen: number; computedMs: number; dirty: number } | undefined;
+        if (r) out.set(e, { gen: r.gen, computedMs: r.computedMs, dirty: r.dirty === 1 });
       }
       return out;
     })();
