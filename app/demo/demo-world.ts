@@ -84,7 +84,8 @@ export class DemoWorld {
     const store = new SqliteCloudStore(join(dir, 'cloud.db'));
     const consumer = new Consumer(cfg, store, log, 'omniloop-demo-cloud');
     await consumer.start();
-    const api = new ApiServer(store, { token: apiToken, k: cfg.api!.k, rules: graphRules(cfg), segments: cfg.segments });
+    // As `cloud run` serves it: exact reports, changed days brought up to date in the background.
+    const api = new ApiServer(store, { token: apiToken, k: cfg.api!.k, rules: graphRules(cfg), segments: cfg.segments, reports: { maxStaleMs: cfg.api!.reportsMaxStaleSeconds * 1000 }, reportsRefreshMs: cfg.api!.reportsRefreshSeconds * 1000 }, log);
     let apiPort: number;
     try {
       apiPort = await api.start(o.port, '127.0.0.1');
