@@ -24,6 +24,7 @@ export const postgresRollupsDdl = (s: string) => `
     computed_ms bigint NOT NULL, cids bigint NOT NULL, figures jsonb NOT NULL, linked jsonb NOT NULL DEFAULT '{}', PRIMARY KEY (tenant, epoch));
   CREATE TABLE IF NOT EXISTS ${s}.store_days (tenant text NOT NULL, store text NOT NULL, epoch text NOT NULL, PRIMARY KEY (tenant, store, epoch));
   CREATE SEQUENCE IF NOT EXISTS ${s}.report_gen;
+  CREATE INDEX IF NOT EXISTS edges_by_tenant_id ON ${s}.edges (tenant, id);
   CREATE INDEX IF NOT EXISTS graph_nodes_cid_day ON ${s}.graph_nodes (tenant, (substr(node, 5, 10)), node, profile) WHERE profile IS NOT NULL AND substr(node, 1, 4) = 'cid:';`;
 
 /** Schema 7's upgrade: an existing database's store-days, every day marked, its counters counted once. */

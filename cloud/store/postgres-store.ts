@@ -419,7 +419,13 @@ export class PostgresCloudStore implements CloudStore {
 
   async edgesVersion(tenant: string): Promise<string> {
     const s = this.s;
-    const r = await this.pool.query(`SELECT n, m, (SELECT store || '|' || batch_id FROM ${s}.edges WHERE id = t.m) AS top FROM (SELECT count(*) AS n, max(id) AS m FROM ${s}.edges WHERE tenant = $1) t`, [tenant]);
+    // The count is the graph's counter (every added or removed edge moves it, in its transaction), the max
+    // the last entry of edges_by_tenant_id: none reads every edge.
+    const r = await this.pool.query(
+      `SELECT coalesce((SELECT n FROM ${s}.graph_counts WHERE tenant = $1 AND key = 'edges'), 0) AS n, m, (SELECT store || '|' || batch_id FROM ${s}.edges WHERE id = t.m) AS top
+       FROM (SELECT max(id) AS m FROM ${s}.edges WHERE tenant = $1) t`,
+      [tenant],
+    );
     const x = r.rows[0];
     return `${x.n}:${x.m ?? 0}:${x.top ?? ''}`;
   }

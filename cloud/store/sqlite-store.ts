@@ -322,10 +322,12 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   async edgesVersion(tenant: string): Promise<string> {
-    // Count and max come from the tenant index alone; the batch of the top edge is one lookup.
+    // The count is the graph's counter (every added or removed edge moves it, in its transaction), the
+    // max the tenant index's last entry, the batch of the top edge one lookup: none reads every edge.
     const r = this.db
-      .prepare(`SELECT n, m, (SELECT store || '|' || batch_id FROM edges WHERE id = m) AS top FROM (SELECT count(*) AS n, max(id) AS m FROM edges WHERE tenant = ?)`)
-      .get(tenant) as { n: number; m: number | null; top: string | null };
+      .prepare(`SELECT coalesce((SELECT n FROM graph_counts WHERE tenant = @t AND key = 'edges'), 0) AS n, m, (SELECT store || '|' || batch_id FROM edges WHERE id = m) AS top
+                FROM (SELECT max(id) AS m FROM edges WHERE tenant = @t)`)
+      .get({ t: tenant }) as { n: number; m: number | null; top: string | null };
     return `${r.n}:${r.m ?? 0}:${r.top ?? ''}`;
   }
 
