@@ -1,6 +1,5 @@
 /** A period of store-days: the days in it, and every sighting of a tenant in it. */
 import type { CloudStore } from '../store/cloud-store.js';
-import type { ProfileLookup } from '../identity/graph-reads.js';
 import type { NodeId } from '../identity/graph.js';
 import type { SightingRow } from './visits.js';
 
@@ -33,12 +32,13 @@ export async function sightingsOfPeriod(store: CloudStore, tenant: string, from:
 }
 
 /**
- * The sightings of the devices in a profile on the given store-days, with each device's profile: what
- * returning customers, flows across days and segments count. Found by the index of profiled devices and
- * read by the device index, so the days' other sightings — most of them — are never read.
+ * The sightings of the devices in a profile on the given store-days, with each device's profile, from a
+ * graph built in memory (rules the database does not keep): read by the device index, so the days'
+ * other sightings are never read.
  */
-export async function profiledSightings(store: CloudStore, tenant: string, look: ProfileLookup, days: readonly string[]): Promise<{ rows: SightingRow[]; profileOf: Map<NodeId, string> }> {
-  const profileOf = await look.profiledDevices(days);
+export async function profiledSightings(store: CloudStore, tenant: string, profiles: ReadonlyMap<NodeId, string>, days: readonly string[]): Promise<{ rows: SightingRow[]; profileOf: Map<NodeId, string> }> {
+  const wanted = new Set(days);
+  const profileOf = new Map([...profiles].filter(([n]) => n.startsWith('cid:') && wanted.has(n.slice(4, 14))));
   const keys = [...profileOf.keys()].map((n) => ({ epoch: n.slice(4, 14), cid: n.slice(15) }));
   return { rows: keys.length ? await store.sightingsOfCids(tenant, keys) : [], profileOf };
 }

@@ -17,8 +17,6 @@ export interface ProfileLookup {
   profileOf(nodes: readonly NodeId[]): Promise<Map<NodeId, string>>;
   /** The members of each profile that exists, sorted. */
   members(profiles: readonly string[]): Promise<Map<string, NodeId[]>>;
-  /** The devices of these store-days that are in a profile, with it (stored: by an index; in memory: a filter). */
-  profiledDevices(epochs: readonly string[]): Promise<Map<NodeId, string>>;
   /** The latest decisions of the people among `nodes`, from their own edges. */
   consent(nodes: readonly NodeId[]): Promise<ConsentIndex>;
 }
@@ -34,7 +32,6 @@ export async function profileLookup(store: CloudStore, tenant: string, rules: Gr
     return {
       profileOf: (nodes) => g.profileOf(tenant, nodes),
       members: (profiles) => g.members(tenant, profiles),
-      profiledDevices: (epochs) => g.profiledDevices(tenant, epochs),
       consent: async (nodes) => {
         const people = new Set(nodes.filter(isPerson));
         return consentIndex(await g.edgesOf(tenant, [...people]), (n) => people.has(n));
@@ -46,10 +43,6 @@ export async function profileLookup(store: CloudStore, tenant: string, rules: Gr
   return {
     profileOf: async (nodes) => new Map(nodes.flatMap((n) => (profileOf.has(n) ? [[n, profileOf.get(n)!] as const] : []))),
     members: async (ids) => new Map(ids.flatMap((id) => (profiles.has(id) ? [[id, profiles.get(id)!] as const] : []))),
-    profiledDevices: async (epochs) => {
-      const days = new Set(epochs);
-      return new Map([...profileOf].filter(([n]) => n.startsWith('cid:') && days.has(n.slice(4, 14))));
-    },
     consent: async () => cached.consent(),
   };
 }

@@ -29,12 +29,6 @@ export interface StoredGraph {
   rulesKey(): Promise<string>;
   /** The profile of each node that is in one (nodes in none are absent). */
   profileOf(tenant: string, nodes: readonly NodeId[]): Promise<Map<NodeId, string>>;
-  /**
-   * The devices (Consumer-IDs, `cid:<epoch>:<cid>`) of these store-days that are in a profile, with it: what
-   * the period reports (returning, flows across days, segments) count, by an index of such devices, so
-   * they never read the sightings of devices nobody linked.
-   */
-  profiledDevices(tenant: string, epochs: readonly string[]): Promise<Map<NodeId, string>>;
   /** The members of each profile that exists, sorted (code-unit order, as graph.ts sorts them). */
   members(tenant: string, profiles: readonly string[]): Promise<Map<string, NodeId[]>>;
   /** Which of the nodes are quarantined shared devices. */

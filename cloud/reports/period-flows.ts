@@ -7,7 +7,7 @@
  * in-memory graph and those devices' sightings serve instead. Equal to the computation from every sighting.
  */
 import type { CloudStore } from '../store/cloud-store.js';
-import { profileLookup } from '../identity/graph-reads.js';
+import { tenantGraph } from '../identity/tenant-graph.js';
 import { graphRulesKey } from '../identity/stored-graph.js';
 import type { GraphRules } from '../identity/graph.js';
 import { addFlows, rawFlows, shownFlows, type StoreFlows } from '../analytics/flows.js';
@@ -32,7 +32,7 @@ export async function profiledVisits(store: CloudStore, tenant: string, days: re
     }
     return { visits, profileOf: (epoch, cid) => byDay.get(epoch)?.get(cid) };
   }
-  const { rows, profileOf: of } = await profiledSightings(store, tenant, await profileLookup(store, tenant, rules), days);
+  const { rows, profileOf: of } = await profiledSightings(store, tenant, (await tenantGraph(store, tenant, rules)).profileOf, days);
   return { visits: buildVisits(rows), profileOf: (epoch, cid) => of.get(`cid:${epoch}:${cid}`) };
 }
 

@@ -295,15 +295,6 @@ export class PostgresGraph implements StoredGraph {
     return new Map(r.rows.map((x) => [x.node as string, x.profile as string]));
   }
 
-  async profiledDevices(tenant: string, epochs: readonly string[]): Promise<Map<NodeId, string>> {
-    // graph_nodes_cid_day (the rollups' DDL): equality on the day, so the database's collation cannot matter.
-    const r = await this.pool.query(
-      `SELECT node, profile FROM ${this.s}.graph_nodes WHERE tenant = $1 AND (substr(node, 5, 10)) = ANY($2::text[]) AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'`,
-      [tenant, [...new Set(epochs)]],
-    );
-    return new Map(r.rows.map((x) => [x.node as NodeId, x.profile as string]));
-  }
-
   async members(tenant: string, profiles: readonly string[]): Promise<Map<string, NodeId[]>> {
     const r = await this.pool.query(`SELECT profile, node FROM ${this.s}.graph_nodes WHERE tenant = $1 AND profile = ANY($2)`, [tenant, [...new Set(profiles)]]);
     const out = new Map<string, NodeId[]>();

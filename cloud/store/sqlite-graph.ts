@@ -75,8 +75,6 @@ export class SqliteGraph implements StoredGraph {
       addCount: p('INSERT INTO graph_counts VALUES (?, ?, ?) ON CONFLICT(tenant, key) DO UPDATE SET n = n + excluded.n'),
       counters: p('SELECT key, n FROM graph_counts WHERE tenant = ?'),
       profileOf: p('SELECT profile FROM graph_nodes WHERE tenant = ? AND node = ? AND profile IS NOT NULL').pluck(),
-      // graph_nodes_cid_day (the rollups' migration): the expression and the condition as the index has them.
-      profiledOfDay: p("SELECT node, profile FROM graph_nodes WHERE tenant = ? AND (substr(node, 5, 10)) = ? AND profile IS NOT NULL AND substr(node, 1, 4) = 'cid:'"),
       members: p('SELECT node FROM graph_nodes WHERE tenant = ? AND profile = ?').pluck(),
       edgesOf: p('SELECT id, a, b, ts, batch_id AS batchId, store, marketing FROM edges WHERE tenant = @t AND a = @n UNION ALL SELECT id, a, b, ts, batch_id, store, marketing FROM edges WHERE tenant = @t AND b = @n'),
       batchEdges: p('SELECT a, b, ts, batch_id AS batchId, store FROM edges WHERE tenant = ? AND store = ? AND batch_id = ?'),
@@ -210,14 +208,6 @@ export class SqliteGraph implements StoredGraph {
         const p = this.q.profileOf!.get(tenant, n) as string | undefined;
         if (p) out.set(n, p);
       }
-      return out;
-    })();
-  }
-
-  async profiledDevices(tenant: string, epochs: readonly string[]): Promise<Map<NodeId, string>> {
-    return this.db.transaction(() => {
-      const out = new Map<NodeId, string>();
-      for (const e of new Set(epochs)) for (const r of this.q.profiledOfDay!.all(tenant, e) as { node: NodeId; profile: string }[]) out.set(r.node, r.profile);
       return out;
     })();
   }
