@@ -65,8 +65,13 @@ export function buildVisits(rows: SightingRow[], rules: VisitRules = DEFAULT_RUL
     }
     if (cur) visits.push(cur);
   }
-  for (const v of visits) v.visitor = v.end - v.start >= rules.visitorMinDwellMs || (v.rssiMax !== null && v.rssiMax >= rules.visitorMinRssi);
+  for (const v of visits) v.visitor = isVisitor(v, rules);
   return visits.sort((a, b) => a.start - b.start);
+}
+
+/** A visit counts as a visitor's when it lasted or came close enough; else it is a passer-by's. */
+export function isVisitor(v: { start: number; end: number; rssiMax: number | null }, rules: VisitRules = DEFAULT_RULES): boolean {
+  return v.end - v.start >= rules.visitorMinDwellMs || (v.rssiMax !== null && v.rssiMax >= rules.visitorMinRssi);
 }
 
 /** k-anonymity: a count of people from 1 to k-1 is not shown (null), so nobody can be singled out; 0 reveals no one. */

@@ -5,7 +5,7 @@
  */
 import type { EstimateRow } from '../store/cloud-store.js';
 import { rawPeople, shownPeople, type PeopleFigures, type RawPeople } from '../analytics/people.js';
-import { DEFAULT_RULES, buildVisits, rawStoreDays, shownStoreDay, type RawStoreDay, type SightingRow, type StoreDayFigures, type Visit } from '../analytics/visits.js';
+import { buildVisits, isVisitor, rawStoreDays, shownStoreDay, type RawStoreDay, type SightingRow, type StoreDayFigures, type Visit } from '../analytics/visits.js';
 import { rawFlows, type Flow } from '../analytics/flows.js';
 
 /** A store-day: visitors, dwell and flows from the known phones, and people heard, estimated for all. */
@@ -49,7 +49,7 @@ export function joinLinked(epoch: string, kept: LinkedVisits, profiled: readonly
 
 /** A device-day's visits back as Visit records (visitor judged again by the same rules). */
 export function visitsOfDevice(epoch: string, d: DeviceDay): Visit[] {
-  return d.visits.map(([store, start, end, frames, rssiMax]) => ({ store, epoch, cid: d.cid, start, end, frames, rssiMax, visitor: isVisitor(start, end, rssiMax) }));
+  return d.visits.map(([store, start, end, frames, rssiMax]) => ({ store, epoch, cid: d.cid, start, end, frames, rssiMax, visitor: isVisitor({ start, end, rssiMax }) }));
 }
 
 export interface RawTenantDay {
@@ -64,8 +64,6 @@ export interface RawTenantDay {
 
 /** The version of what a rollup holds: a rollup of another version is computed again when read. */
 export const ROLLUP_VERSION = 2;
-
-const isVisitor = (start: number, end: number, rssiMax: number | null) => end - start >= DEFAULT_RULES.visitorMinDwellMs || (rssiMax !== null && rssiMax >= DEFAULT_RULES.visitorMinRssi);
 
 /** Every device's visits of the day (the rollup's device rows), from the day's visits. */
 export function devicesOf(visits: readonly Visit[]): DeviceDay[] {

@@ -36,9 +36,13 @@ export const postgresRollupsUpgrade = (s: string) => `
   INSERT INTO ${s}.counters SELECT 'stored_sightings.0', count(*) FROM ${s}.sightings;
   INSERT INTO ${s}.counters SELECT 'stored_dead_letters.0', count(*) FROM ${s}.dead_letters;`;
 
-/** A counter's name as stored: one of its shards, picked by the connection. */
-export function counterShard(name: 'batches' | 'sightings' | 'dead_letters', pid: number): string {
-  return `stored_${name}.${pid % COUNTER_SHARDS}`;
+/**
+ * The statement that adds to counters: names and amounts as the text[] and bigint[] parameters `$names`
+ * and `$counts`, each into the connection's shard of its counter (`stored_<name>.<n>`).
+ */
+export function bumpCountersSql(s: string, names: string, counts: string): string {
+  return `INSERT INTO ${s}.counters SELECT 'stored_' || name || '.' || (pg_backend_pid() % ${COUNTER_SHARDS}), n FROM unnest(${names}::text[], ${counts}::bigint[]) AS u(name, n)
+     ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + EXCLUDED.value`;
 }
 
 /**
@@ -67,11 +71,7 @@ export async function noteIngest(c: pg.PoolClient, s: string, storeDays: readonl
 export async function bumpCounters(c: pg.PoolClient | pg.Pool, s: string, counts: Partial<Record<'batches' | 'sightings' | 'dead_letters', number>>): Promise<void> {
   const entries = Object.entries(counts).filter(([, n]) => n);
   if (!entries.length) return;
-  await c.query(
-    `INSERT INTO ${s}.counters SELECT 'stored_' || name || '.' || (pg_backend_pid() % ${COUNTER_SHARDS}), n FROM unnest($1::text[], $2::bigint[]) AS u(name, n)
-     ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + EXCLUDED.value`,
-    [entries.map(([k]) => k), entries.map(([, n]) => n)],
-  );
+  await c.query(bumpCountersSql(s, '$1', '$2'), [entries.map(([k]) => k), entries.map(([, n]) => n)]);
 }
 
 /** Inside an erasure's transaction (begun with BEGIN_MARKING): the days whose sightings it deleted. */

@@ -15,7 +15,7 @@ import { DEAD_LETTER_KEEP, KNOWN_BATCH_COUNTER, MAX_SIGHTING_MS, batchDigest, ep
 import { writeGroup } from './postgres-group.js';
 import { checkin, checkout, inTransaction } from './postgres-tx.js';
 import { DayPartitions, isMissingPartition, partitionExisting } from './postgres-partitions.js';
-import { BEGIN_MARKING, PostgresRollups, bumpCounters, markDays, noteIngest, postgresRollupsDdl, postgresRollupsUpgrade } from './postgres-rollups.js';
+import { BEGIN_MARKING, PostgresRollups, bumpCounters, bumpCountersSql, markDays, noteIngest, postgresRollupsDdl, postgresRollupsUpgrade } from './postgres-rollups.js';
 
 const SCHEMA_VERSION = 8;
 
@@ -322,8 +322,8 @@ export class PostgresCloudStore implements CloudStore {
     // One statement: the letter and its count together.
     await this.pool.query(
       `WITH l AS (INSERT INTO ${this.s}.dead_letters (topic, reason, payload, bytes, received_ms) VALUES ($1,$2,$3,$4,$5))
-       INSERT INTO ${this.s}.counters SELECT 'stored_dead_letters.' || (pg_backend_pid() % 16), 1 ON CONFLICT (name) DO UPDATE SET value = ${this.s}.counters.value + 1`,
-      [redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs],
+       ${bumpCountersSql(this.s, '$6', '$7')}`,
+      [redact(topic), redact(reason), redactHead(payload, DEAD_LETTER_KEEP), Buffer.byteLength(payload), receivedMs, ['dead_letters'], [1]],
     );
   }
 
